@@ -1,0 +1,230 @@
+"""rnnlib.ctc against PyTorch, brute-force path enumeration and finite differences."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnlib.ctc import (beam_search, collapse, ctc_alpha, ctc_beta, ctc_grad, ctc_loss,
+                        greedy_decode, prefix_beam_search)
+
+
+def log_softmax(z):
+    return z - np.logaddexp.reduce(z, axis=-1, keepdims=True)
+
+
+def random_batch(seed, T=12, N=4, C=5, S=4, blank=0):
+    """Logits (T, N, C), padded targets without the blank, and lengths."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(T, N, C)) * 2
+    labels = np.array([c for c in range(C) if c != blank])
+    targets = rng.choice(labels, size=(N, S))
+    targets[0, :2] = targets[0, 0]  # a repeated label
+    input_lengths = rng.integers(2 * S + 1, T + 1, size=N)
+    input_lengths[0] = T
+    target_lengths = rng.integers(0, S + 1, size=N)
+    target_lengths[0] = S
+    return z, targets, input_lengths, target_lengths
+
+
+def torch_loss(z, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+               zero_infinity=False):
+    """PyTorch's loss and the gradient of its sum w.r.t. the logits."""
+    zt = torch.tensor(z, requires_grad=True)
+    loss = F.ctc_loss(zt.log_softmax(-1), torch.as_tensor(targets),
+                      torch.as_tensor(input_lengths), torch.as_tensor(target_lengths),
+                      blank=blank, reduction=reduction, zero_infinity=zero_infinity)
+    loss.sum().backward()
+    return loss.detach().numpy(), zt.grad.numpy()
+
+
+def brute_force_p(log_probs, target, blank):
+    """p(l | x) as a sum over all C^T frame paths that collapse to l."""
+    T, C = log_probs.shape
+    return sum(np.exp(log_probs[np.arange(T), path].sum())
+               for path in itertools.product(range(C), repeat=T)
+               if collapse(path, blank) == list(target))
+
+
+def brute_force_labellings(log_probs, blank):
+    """p(l | x) for every labelling l reachable in T frames."""
+    T, C = log_probs.shape
+    p = {}
+    for path in itertools.product(range(C), repeat=T):
+        key = tuple(collapse(path, blank))
+        p[key] = p.get(key, 0.0) + np.exp(log_probs[np.arange(T), path].sum())
+    return p
+
+
+# ----------------------------------------------------------------------------- loss
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("blank", [0, 2, 4])
+def test_loss_and_grad_equal_pytorch(reduction, blank):
+    z, targets, input_lengths, target_lengths = random_batch(blank, blank=blank)
+    expected, expected_grad = torch_loss(z, targets, input_lengths, target_lengths, blank,
+                                         reduction)
+    args = (log_softmax(z), targets, input_lengths, target_lengths, blank)
+    np.testing.assert_allclose(ctc_loss(*args, reduction=reduction), expected, rtol=1e-10)
+    if reduction == "sum":
+        np.testing.assert_allclose(ctc_grad(*args), expected_grad, atol=1e-10)
+
+
+def test_concatenated_targets_equal_padded():
+    z, targets, input_lengths, target_lengths = random_batch(1)
+    concatenated = np.concatenate([t[:n] for t, n in zip(targets, target_lengths)])
+    lp = log_softmax(z)
+    np.testing.assert_allclose(
+        ctc_loss(lp, concatenated, input_lengths, target_lengths, reduction="none"),
+        ctc_loss(lp, targets, input_lengths, target_lengths, reduction="none"))
+    expected, _ = torch_loss(z, concatenated, input_lengths, target_lengths, reduction="none")
+    np.testing.assert_allclose(
+        ctc_loss(lp, concatenated, input_lengths, target_lengths, reduction="none"), expected)
+
+
+def test_float32_accepted_and_kept():
+    z, targets, input_lengths, target_lengths = random_batch(2)
+    lp = log_softmax(z)
+    loss32 = ctc_loss(lp.astype(np.float32), targets, input_lengths, target_lengths, reduction="none")
+    assert loss32.dtype == np.float32
+    np.testing.assert_allclose(loss32, ctc_loss(lp, targets, input_lengths, target_lengths,
+                                                reduction="none"), rtol=1e-5)
+
+
+@pytest.mark.parametrize("zero_infinity", [False, True])
+def test_infeasible_target(zero_infinity):
+    # "1 1 1" needs 5 frames (1 - 1 - 1); sequence 0 has only 4, sequence 1 has 6
+    z = np.random.default_rng(3).normal(size=(6, 2, 3))
+    targets, input_lengths, target_lengths = [[1, 1, 1], [1, 1, 1]], [4, 6], [3, 3]
+    expected, expected_grad = torch_loss(z, targets, input_lengths, target_lengths,
+                                         reduction="none", zero_infinity=zero_infinity)
+    args = (log_softmax(z), targets, input_lengths, target_lengths)
+    loss = ctc_loss(*args, reduction="none", zero_infinity=zero_infinity)
+    grad = ctc_grad(*args, zero_infinity=zero_infinity)
+    assert loss[0] == (0.0 if zero_infinity else np.inf)
+    np.testing.assert_allclose(loss, expected)
+    if zero_infinity:
+        np.testing.assert_allclose(grad, expected_grad, atol=1e-12)
+        assert (grad[:, 0] == 0).all()
+    else:
+        assert np.isnan(grad[:, 0]).all() and np.isfinite(grad[:, 1]).all()
+
+
+@pytest.mark.parametrize("pattern", [[], [0], [0, 0], [1, 0], [0, 1, 0], [1, 1, 1]])
+@pytest.mark.parametrize("blank", [0, 1])
+def test_loss_equals_brute_force(pattern, blank):
+    labels = [c for c in range(3) if c != blank]
+    target = [labels[i] for i in pattern]
+    lp = log_softmax(np.random.default_rng(4).normal(size=(5, 3)))
+    p = brute_force_p(lp, target, blank)
+    loss = ctc_loss(lp[:, None], np.array([target], dtype=np.int64).reshape(1, -1), [5],
+                    [len(target)], blank, reduction="sum")
+    if p == 0:
+        assert loss == np.inf
+    else:
+        np.testing.assert_allclose(np.exp(-loss), p, rtol=1e-12)
+
+
+def test_grad_equals_finite_differences():
+    z, targets, input_lengths, target_lengths = random_batch(5, T=6, N=2, C=3, S=2)
+    input_lengths[1] = 5  # the last frame of sequence 1 is unused: gradient 0
+
+    def loss(z):
+        return ctc_loss(log_softmax(z), targets, input_lengths, target_lengths, reduction="sum")
+
+    eps = 1e-6
+    numeric = np.zeros_like(z)
+    for i in np.ndindex(z.shape):
+        dz = np.zeros_like(z)
+        dz[i] = eps
+        numeric[i] = (loss(z + dz) - loss(z - dz)) / (2 * eps)
+    grad = ctc_grad(log_softmax(z), targets, input_lengths, target_lengths)
+    np.testing.assert_allclose(grad, numeric, atol=1e-7)
+    assert (grad[5, 1] == 0).all()
+
+
+def test_alpha_beta_lattice():
+    lp = log_softmax(np.random.default_rng(6).normal(size=(7, 4)))
+    target = [3, 3, 1]
+    alpha, beta = ctc_alpha(lp, target), ctc_beta(lp, target)
+    assert alpha.shape == beta.shape == (7, 7)
+    p = brute_force_p(lp, target, 0)
+    # p(l|x) = alpha_T(L'-1) + alpha_T(L'-2) = beta_1(0) + beta_1(1)
+    np.testing.assert_allclose(np.exp(np.logaddexp(alpha[-1, -1], alpha[-1, -2])), p)
+    np.testing.assert_allclose(np.exp(np.logaddexp(beta[0, 0], beta[0, 1])), p)
+    # at every frame the paths through the lattice sum to p: sum_s alpha beta / y = p
+    y = lp[:, [0, 3, 0, 3, 0, 1, 0]]
+    np.testing.assert_allclose(np.exp(alpha + beta - y).sum(axis=1), p)
+
+
+# ----------------------------------------------------------------------------- decoders
+
+def test_collapse_and_greedy():
+    assert collapse([0, 1, 1, 0, 1, 2, 2, 0, 0], blank=0) == [1, 1, 2]
+    assert collapse([3, 3, 3], blank=3) == []
+    assert collapse([2, 0, 0, 2, 1], blank=1) == [2, 0, 2]
+    path = [2, 2, 0, 2, 1, 1, 0, 0]
+    lp = np.log(np.eye(3)[path] * 0.9 + 0.05)
+    assert greedy_decode(lp, blank=0) == [2, 2, 1]
+    assert greedy_decode(lp, blank=2) == [0, 1, 0]
+
+
+def test_path_beam_search_finds_the_best_path():
+    for seed in range(5):
+        lp = log_softmax(np.random.default_rng(seed).normal(size=(8, 4)))
+        greedy = greedy_decode(lp)
+        assert beam_search(lp, 1) == greedy
+        assert beam_search(lp, 5) == greedy  # without a language model, best path = argmax
+
+
+def test_prefix_beam_search_is_exact_when_wide():
+    found_better_than_greedy = False
+    for seed in range(8):
+        lp = log_softmax(np.random.default_rng(seed).normal(size=(6, 3)) * 1.5)
+        p = brute_force_labellings(lp, 0)
+        best = max(p, key=p.get)
+        assert prefix_beam_search(lp, beam_width=len(p)) == list(best)
+        found_better_than_greedy |= p[tuple(greedy_decode(lp))] < p[best]
+    assert found_better_than_greedy
+
+
+def test_prefix_beam_search_beats_greedy_on_split_mass():
+    # best path "- -" (0.36); but labelling "1" collects 1 -, - 1, 1 1 = 0.64
+    lp = np.log([[0.6, 0.4], [0.6, 0.4]])
+    assert greedy_decode(lp) == []
+    assert prefix_beam_search(lp, beam_width=2) == [1]
+
+
+# ----------------------------------------------------------------------------- errors
+
+@pytest.mark.parametrize("change, argument", [
+    (dict(log_probs=np.zeros((5, 3))), "log_probs"),
+    (dict(log_probs=np.full((5, 2, 3), np.nan)), "log_probs"),
+    (dict(input_lengths=[5, 6]), "input_lengths"),
+    (dict(input_lengths=[5]), "input_lengths"),
+    (dict(target_lengths=[3, 1]), "targets"),
+    (dict(target_lengths=[-1, 1]), "target_lengths"),
+    (dict(targets=[[1, 0], [2, 2]]), "targets"),
+    (dict(targets=[[1, 3], [2, 2]]), "targets"),
+    (dict(targets=[1, 2, 2, 1]), "targets"),
+    (dict(targets=np.zeros((2, 2, 1), dtype=int)), "targets"),
+    (dict(blank=3), "blank"),
+    (dict(reduction="avg"), "reduction"),
+])
+def test_bad_input_raises(change, argument):
+    kwargs = dict(log_probs=log_softmax(np.zeros((5, 2, 3))), targets=[[1, 2], [2, 2]],
+                  input_lengths=[5, 4], target_lengths=[2, 1])
+    kwargs.update(change)
+    with pytest.raises(ValueError, match=argument):
+        ctc_loss(**kwargs)
+
+
+def test_decoder_bad_input_raises():
+    with pytest.raises(ValueError, match="log_probs"):
+        greedy_decode(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match="beam_width"):
+        prefix_beam_search(np.zeros((2, 3)), beam_width=0)
+    with pytest.raises(ValueError, match="blank"):
+        beam_search(np.zeros((2, 3)), 2, blank=5)
