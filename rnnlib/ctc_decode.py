@@ -49,7 +49,7 @@ def greedy_decode(log_probs, blank=0):
 
     log_probs: (T, C). Returns a list of label ids.
 
-    >>> lp = np.log([[.1, .9, 0], [.1, .9, 0], [.9, .1, 0], [.1, .9, 0], [.2, 0, .8]])
+    >>> lp = np.log([[.1, .8, .1], [.1, .8, .1], [.8, .1, .1], [.1, .8, .1], [.1, .1, .8]])
     >>> greedy_decode(lp, blank=0)
     [1, 1, 2]
     """

@@ -1,0 +1,284 @@
+"""Attention: score every key against a query, softmax, average the values.
+
+Given a query q (the decoder's state), keys k_1..k_S and values v_1..v_S (the encoder's
+outputs, usually keys = values), attention computes
+
+    e_s = score(q, k_s)                           alignment scores
+    a_s = exp(e_s) / sum_{s' allowed} exp(e_s')   weights, a_s = 0 where masked
+    c   = sum_s a_s v_s                           context vector
+
+with one of four scores (A is the attention hidden size):
+
+    DotAttention          e_s = q . k_s                        (Luong "dot", Hq = Hk)
+    GeneralAttention      e_s = q^T W k_s                      (Luong "general")
+    ConcatAttention       e_s = v^T tanh(W [q; k_s])           (Luong "concat")
+    AdditiveAttention     e_s = v^T tanh(W q + U k_s)          (Bahdanau)
+
+Shapes: query (B, Hq), keys (B, S, Hk), values (B, S, Hv), mask (B, S) bool with
+True = may attend; context (B, Hv), weights (B, S).
+
+The NumPy classes keep their parameters in ``att.params``. Each has a PyTorch twin for
+training (``TorchDotAttention``, ...) whose ``state_dict()`` has the same keys and
+shapes; ``Cls.from_torch(module)`` and ``att.to_torch()`` convert between them.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "masked_softmax",
+    "DotAttention",
+    "GeneralAttention",
+    "ConcatAttention",
+    "AdditiveAttention",
+    "TorchDotAttention",
+    "TorchGeneralAttention",
+    "TorchConcatAttention",
+    "TorchAdditiveAttention",
+]
+
+
+def _check_shape(name, x, shape):
+    """Check rank and the sizes given as ints (None = any); return x as an array."""
+    x = np.asarray(x)
+    expected = "(" + ", ".join("?" if n is None else str(n) for n in shape) + ")"
+    if x.ndim != len(shape) or any(n is not None and n != m for n, m in zip(shape, x.shape)):
+        raise ValueError(f"{name}: expected shape {expected}, got {x.shape}")
+    if x.dtype != bool and np.isnan(x).any():
+        raise ValueError(f"{name}: contains NaN")
+    return x
+
+
+def masked_softmax(scores, mask=None):
+    """Softmax over the last axis, with exactly 0 where ``mask`` is False.
+
+    scores: (B, S); mask: (B, S) bool or None. Every row needs one allowed position.
+
+    >>> masked_softmax(np.array([[1.0, 1.0, 5.0]]), np.array([[True, True, False]])).tolist()
+    [[0.5, 0.5, 0.0]]
+    """
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    # a_s = exp(e_s - max e) / sum_s' exp(e_s' - max e)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _uniform(rng, shape, fan_in):
+    bound = 1.0 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=shape)
+
+
+class _Attention:
+    """Shared forward pass; subclasses define ``score(query, keys) -> (B, S)``."""
+
+    query_size = key_size = None  # None: any size (checked against each other in dot)
+    torch_class = None
+
+    def forward(self, query, keys, values, mask=None):
+        """Return ``context`` (B, Hv) and ``weights`` (B, S).
+
+        query (B, Hq), keys (B, S, Hk), values (B, S, Hv), mask (B, S) bool or None.
+        """
+        query = _check_shape("query", query, (None, self.query_size))
+        B = query.shape[0]
+        keys = _check_shape("keys", keys, (B, None, self.key_size))
+        S = keys.shape[1]
+        values = _check_shape("values", values, (B, S, None))
+        if mask is not None:
+            mask = _check_shape("mask", mask, (B, S))
+            if mask.dtype != bool:
+                raise ValueError(f"mask: expected dtype bool (True = may attend), got {mask.dtype}")
+            if not mask.any(axis=1).all():
+                raise ValueError(f"mask: every row needs at least one True, got rows "
+                                 f"{np.flatnonzero(~mask.any(axis=1)).tolist()} all False")
+            # masked keys and values must not reach the result, even if they are huge
+            keys = np.where(mask[:, :, None], keys, 0.0)
+            values = np.where(mask[:, :, None], values, 0.0)
+        e = self.score(query, keys)  # (B, S)
+        a = masked_softmax(e, mask)  # (B, S)
+        # c = sum_s a_s v_s
+        context = np.einsum("bs,bsh->bh", a, values)  # (B, Hv)
+        return context, a
+
+    __call__ = forward
+
+    @classmethod
+    def from_torch(cls, module):
+        """A NumPy copy (float64) of the PyTorch twin ``module``."""
+        att = cls(*module.sizes)
+        att.params = {k: v.detach().double().numpy().copy() for k, v in module.state_dict().items()}
+        return att
+
+    def to_torch(self):
+        """The PyTorch twin with these parameters (float32, like a fresh nn.Module)."""
+        module = self.torch_class(*self.sizes)
+        module.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in self.params.items()})
+        return module
+
+
+class DotAttention(_Attention):
+    """Dot-product score e_s = q . k_s (no parameters; query and key sizes must match).
+
+    >>> att = DotAttention()
+    >>> keys = np.array([[[1.0, 0.0], [0.0, 1.0]]])
+    >>> context, weights = att.forward(np.array([[0.0, 0.0]]), keys, keys)
+    >>> weights.tolist(), context.tolist()
+    ([[0.5, 0.5]], [[0.5, 0.5]])
+    """
+
+    sizes = ()
+
+    def __init__(self):
+        self.params = {}
+
+    def score(self, query, keys):
+        if query.shape[1] != keys.shape[2]:
+            raise ValueError(f"keys: dot attention needs Hk = Hq = {query.shape[1]}, "
+                             f"got keys of shape {keys.shape}")
+        # e_s = q . k_s
+        return np.einsum("bh,bsh->bs", query, keys)
+
+
+class GeneralAttention(_Attention):
+    """Bilinear score e_s = q^T W k_s, with W (Hq, Hk)."""
+
+    def __init__(self, query_size, key_size, rng=None):
+        rng = np.random.default_rng(rng)
+        self.params = {"W": _uniform(rng, (query_size, key_size), key_size)}
+        self.sizes = self.query_size, self.key_size = query_size, key_size
+
+    def score(self, query, keys):
+        # e_s = q^T W k_s
+        return np.einsum("bq,qk,bsk->bs", query, self.params["W"], keys)
+
+
+class ConcatAttention(_Attention):
+    """Concat score e_s = v^T tanh(W [q; k_s]), with W (A, Hq + Hk), v (A,)."""
+
+    def __init__(self, query_size, key_size, hidden_size, rng=None):
+        rng = np.random.default_rng(rng)
+        fan_in = query_size + key_size
+        self.params = {"W": _uniform(rng, (hidden_size, fan_in), fan_in),
+                       "v": _uniform(rng, (hidden_size,), hidden_size)}
+        self.sizes = self.query_size, self.key_size, _ = query_size, key_size, hidden_size
+
+    def score(self, query, keys):
+        B, S, _ = keys.shape
+        q = np.broadcast_to(query[:, None, :], (B, S, query.shape[1]))
+        # e_s = v^T tanh(W [q; k_s])
+        h = np.tanh(np.concatenate([q, keys], axis=2) @ self.params["W"].T)  # (B, S, A)
+        return h @ self.params["v"]
+
+
+class AdditiveAttention(_Attention):
+    """Bahdanau's additive score e_s = v^T tanh(W q + U k_s); W (A, Hq), U (A, Hk), v (A,).
+
+    >>> att = AdditiveAttention(query_size=3, key_size=4, hidden_size=5, rng=0)
+    >>> rng = np.random.default_rng(1)
+    >>> q, keys = rng.normal(size=(2, 3)), rng.normal(size=(2, 6, 4))
+    >>> mask = np.arange(6) < np.array([[6], [2]])          # second row: 2 real keys
+    >>> context, weights = att.forward(q, keys, keys, mask)
+    >>> context.shape, weights.sum(axis=1).round(12).tolist(), weights[1, 2:].tolist()
+    ((2, 4), [1.0, 1.0], [0.0, 0.0, 0.0, 0.0])
+    """
+
+    def __init__(self, query_size, key_size, hidden_size, rng=None):
+        rng = np.random.default_rng(rng)
+        self.params = {"W": _uniform(rng, (hidden_size, query_size), query_size),
+                       "U": _uniform(rng, (hidden_size, key_size), key_size),
+                       "v": _uniform(rng, (hidden_size,), hidden_size)}
+        self.sizes = self.query_size, self.key_size, _ = query_size, key_size, hidden_size
+
+    def score(self, query, keys):
+        # e_s = v^T tanh(W q + U k_s)
+        h = np.tanh((query @ self.params["W"].T)[:, None, :] + keys @ self.params["U"].T)  # (B, S, A)
+        return h @ self.params["v"]
+
+
+# ----------------------------------------------------------------------------- PyTorch
+
+class _TorchAttention(nn.Module):
+    """Shared forward of the PyTorch twins; subclasses define ``score``."""
+
+    def forward(self, query, keys, values, mask=None):
+        """query (B, Hq), keys (B, S, Hk), values (B, S, Hv), mask (B, S) bool or None.
+
+        Returns context (B, Hv) and weights (B, S).
+        """
+        if query.dim() != 2 or keys.dim() != 3 or values.dim() != 3 or keys.shape[:2] != values.shape[:2]:
+            raise ValueError(f"query, keys, values: expected shapes (B, Hq), (B, S, Hk), (B, S, Hv), "
+                             f"got {tuple(query.shape)}, {tuple(keys.shape)}, {tuple(values.shape)}")
+        e = self.score(query, keys)  # (B, S)
+        if mask is not None:
+            if mask.shape != e.shape:
+                raise ValueError(f"mask: expected shape {tuple(e.shape)}, got {tuple(mask.shape)}")
+            e = e.masked_fill(~mask, float("-inf"))
+            values = values.masked_fill(~mask[:, :, None], 0.0)
+        a = torch.softmax(e, dim=-1)  # (B, S)
+        # c = sum_s a_s v_s
+        context = torch.einsum("bs,bsh->bh", a, values)  # (B, Hv)
+        return context, a
+
+
+def _torch_uniform(shape, fan_in):
+    bound = 1.0 / fan_in ** 0.5
+    return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+
+
+class TorchDotAttention(_TorchAttention):
+    """PyTorch twin of :class:`DotAttention`."""
+
+    sizes = ()
+
+    def score(self, query, keys):
+        return torch.einsum("bh,bsh->bs", query, keys)
+
+
+class TorchGeneralAttention(_TorchAttention):
+    """PyTorch twin of :class:`GeneralAttention` (parameter ``W`` (Hq, Hk))."""
+
+    def __init__(self, query_size, key_size):
+        super().__init__()
+        self.sizes = (query_size, key_size)
+        self.W = _torch_uniform((query_size, key_size), key_size)
+
+    def score(self, query, keys):
+        return torch.einsum("bq,qk,bsk->bs", query, self.W, keys)
+
+
+class TorchConcatAttention(_TorchAttention):
+    """PyTorch twin of :class:`ConcatAttention` (parameters ``W`` (A, Hq + Hk), ``v`` (A,))."""
+
+    def __init__(self, query_size, key_size, hidden_size):
+        super().__init__()
+        self.sizes = (query_size, key_size, hidden_size)
+        self.W = _torch_uniform((hidden_size, query_size + key_size), query_size + key_size)
+        self.v = _torch_uniform((hidden_size,), hidden_size)
+
+    def score(self, query, keys):
+        q = query[:, None, :].expand(-1, keys.shape[1], -1)
+        h = torch.tanh(torch.cat([q, keys], dim=2) @ self.W.T)  # (B, S, A)
+        return h @ self.v
+
+
+class TorchAdditiveAttention(_TorchAttention):
+    """PyTorch twin of :class:`AdditiveAttention` (``W`` (A, Hq), ``U`` (A, Hk), ``v`` (A,))."""
+
+    def __init__(self, query_size, key_size, hidden_size):
+        super().__init__()
+        self.sizes = (query_size, key_size, hidden_size)
+        self.W = _torch_uniform((hidden_size, query_size), query_size)
+        self.U = _torch_uniform((hidden_size, key_size), key_size)
+        self.v = _torch_uniform((hidden_size,), hidden_size)
+
+    def score(self, query, keys):
+        h = torch.tanh((query @ self.W.T)[:, None, :] + keys @ self.U.T)  # (B, S, A)
+        return h @ self.v
+
+
+DotAttention.torch_class = TorchDotAttention
+GeneralAttention.torch_class = TorchGeneralAttention
+ConcatAttention.torch_class = TorchConcatAttention
+AdditiveAttention.torch_class = TorchAdditiveAttention
