@@ -1,0 +1,468 @@
+"""One time step of an RNN, an LSTM and a GRU, forward and backward, in NumPy.
+
+Shapes: B batch, D input features, H hidden units. A cell maps one input ``x`` (B, D)
+and the previous state to the next state:
+
+- :class:`RNNCell`: state ``h`` (B, H)
+- :class:`LSTMCell`: state ``(h, c)``, each (B, H)
+- :class:`GRUCell`: state ``h`` (B, H)
+
+Parameters live in ``cell.params``, keyed and shaped like PyTorch's ``state_dict()``:
+``weight_ih`` (G*H, D), ``weight_hh`` (G*H, H), ``bias_ih`` (G*H,), ``bias_hh`` (G*H,),
+with ``G`` gate blocks stacked in PyTorch's order (LSTM i, f, g, o; GRU r, z, n).
+
+Every step is split the same way, so that :mod:`rnnlib.layers` can compute the input
+projection of a whole sequence in one matrix product:
+
+1. ``a_x = x @ weight_ih.T + bias_ih`` -- the input's share of the pre-activations (B, G*H);
+2. ``_step(a_x, state, weight_hh, bias_hh)`` -- everything that depends on the state.
+
+``_step_backward`` returns ``da_x`` (the gradient of ``a_x``), ``da_h`` (the gradient of
+the recurrent product ``weight_hh @ (.) + bias_hh``) and the gradient of the previous state.
+
+>>> import numpy as np
+>>> cell = LSTMCell(input_size=3, hidden_size=2, rng=0)
+>>> x = np.ones((4, 3))                            # (B, D)
+>>> (h, c), cache = cell.forward(x)               # state defaults to zeros
+>>> h.shape, c.shape
+((4, 2), (4, 2))
+>>> dx, (dh0, dc0), grads = cell.backward((np.ones_like(h), np.zeros_like(c)), cache)
+>>> dx.shape, sorted(grads) == sorted(cell.params)
+((4, 3), True)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from rnnlib._checks import check_array, check_choice, check_size
+from rnnlib.init import uniform_
+
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "sigmoid"]
+
+
+def sigmoid(z):
+    """The logistic function ``1 / (1 + exp(-z))``, computed as ``(1 + tanh(z/2)) / 2``.
+
+    The two are equal; the second never overflows (``exp(-z)`` does for ``z < -709``).
+    """
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+# ----------------------------------------------------------------------------- caches
+
+class RNNStep(NamedTuple):
+    """What :meth:`RNNCell._step_backward` needs from one step."""
+    h_prev: np.ndarray  # (B, H)
+    h_next: np.ndarray  # (B, H)
+
+
+class LSTMStep(NamedTuple):
+    """What :meth:`LSTMCell._step_backward` needs from one step (all (B, H))."""
+    h_prev: np.ndarray
+    c_prev: np.ndarray
+    i: np.ndarray       # input gate
+    f: np.ndarray       # forget gate
+    g: np.ndarray       # candidate
+    o: np.ndarray       # output gate
+    tanh_c: np.ndarray  # tanh(c_next)
+
+
+class GRUStep(NamedTuple):
+    """What :meth:`GRUCell._step_backward` needs from one step (all (B, H))."""
+    h_prev: np.ndarray
+    r: np.ndarray       # reset gate
+    z: np.ndarray       # update gate
+    n: np.ndarray       # candidate
+    hn: np.ndarray      # "pytorch": W_hn h_prev + b_hn;  "textbook": r * h_prev
+
+
+class CellCache(NamedTuple):
+    """Cache of :meth:`forward` for a single cell: its input and the step's cache."""
+    x: np.ndarray       # (B, D)
+    step: tuple         # RNNStep, LSTMStep or GRUStep
+
+
+# ----------------------------------------------------------------------------- base
+
+class _Cell:
+    """Shared plumbing: parameters, checks, the x-projection and its gradients."""
+
+    num_gates = 1       # G: gate blocks stacked in the weight matrices
+    torch_name = ""     # the matching class in torch.nn
+
+    def __init__(self, input_size, hidden_size, rng=None, dtype=np.float64):
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.params = new_params(self.input_size, self.hidden_size, self.num_gates,
+                                 rng=rng, dtype=dtype)
+
+    @property
+    def dtype(self):
+        """The floating dtype of the parameters; inputs are converted to it."""
+        return self.params["weight_hh"].dtype
+
+    def num_parameters(self):
+        """Total number of scalars in ``params`` (equal to PyTorch's count)."""
+        return sum(p.size for p in self.params.values())
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{self._extra_repr()})"
+
+    def _extra_repr(self):
+        return ""
+
+    # -- state handling (LSTMCell overrides these for its (h, c) pair)
+    def _check_state(self, state, B, name="state"):
+        H = self.hidden_size
+        if state is None:
+            return np.zeros((B, H), dtype=self.dtype)
+        return check_array(name, state, (B, H), "(B, H)", self.dtype)
+
+    # -- public API
+    def forward(self, x, state=None):
+        """One step. ``x`` (B, D), ``state`` (see the class) or None for zeros.
+
+        Returns ``(new_state, cache)``.
+        """
+        x = check_array("x", x, (None, self.input_size), "(B, D)", self.dtype)
+        state = self._check_state(state, x.shape[0])
+        p = self.params
+        # a_x = W_ih x + b_ih, for all gates at once
+        a_x = x @ p["weight_ih"].T + p["bias_ih"]                     # (B, G*H)
+        new_state, step = self._step(a_x, state, p["weight_hh"], p["bias_hh"])
+        return new_state, CellCache(x, step)
+
+    def backward(self, dnew_state, cache):
+        """Gradients of one step, given the gradient of the new state.
+
+        Returns ``(dx, dstate, grads)``: ``dx`` (B, D), ``dstate`` shaped like the state,
+        and ``grads`` a dict with the keys and shapes of ``params``.
+        """
+        x, step = cache
+        dnew_state = self._check_state(dnew_state, x.shape[0], name="dnew_state")
+        p = self.params
+        da_x, da_h, dstate = self._step_backward(dnew_state, step, p["weight_hh"])
+        grads = {
+            "weight_ih": da_x.T @ x,                                   # (G*H, D)
+            "weight_hh": self._weight_hh_grad(da_h, [step]),           # (G*H, H)
+            "bias_ih": da_x.sum(axis=0),
+            "bias_hh": da_h.sum(axis=0),
+        }
+        dx = da_x @ p["weight_ih"]                                     # (B, D)
+        return dx, dstate, grads
+
+    def _weight_hh_grad(self, da_h, steps):
+        """``sum_t da_h[t].T @ h_prev[t]`` for the steps' ``da_h`` stacked as (N, G*H)."""
+        h_prev = np.concatenate([s.h_prev for s in steps])            # (N, H)
+        return da_h.T @ h_prev
+
+    # -- PyTorch interop
+    @classmethod
+    def from_torch(cls, module):
+        """A cell with a copy of the weights of the matching ``torch.nn`` cell."""
+        if type(module).__name__ != cls.torch_name:
+            raise TypeError(f"module must be a torch.nn.{cls.torch_name}, "
+                            f"got {type(module).__name__}")
+        if module.bias_ih is None:
+            raise ValueError("module must have bias=True, got bias=False")
+        cell = cls(module.input_size, module.hidden_size, **cls._torch_kwargs(module))
+        cell.params = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+        return cell
+
+    @classmethod
+    def _torch_kwargs(cls, module):
+        return {}
+
+    def to_torch(self):
+        """A ``torch.nn`` cell computing the same function, with a copy of ``params``."""
+        import torch
+
+        module = getattr(torch.nn, self.torch_name)(
+            self.input_size, self.hidden_size, **self._torch_init_kwargs(),
+            dtype=getattr(torch, self.dtype.name))
+        module.load_state_dict({k: torch.tensor(v) for k, v in self.params.items()})
+        return module
+
+    def _torch_init_kwargs(self):
+        return {}
+
+
+def new_params(input_size, hidden_size, num_gates, rng=None, dtype=np.float64, suffix=""):
+    """Fresh ``weight_ih, weight_hh, bias_ih, bias_hh`` (+ ``suffix``) with PyTorch's default init."""
+    G, H, D = num_gates, hidden_size, input_size
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"dtype must be a floating type, got {dtype}")
+    params = {
+        f"weight_ih{suffix}": np.empty((G * H, D), dtype),
+        f"weight_hh{suffix}": np.empty((G * H, H), dtype),
+        f"bias_ih{suffix}": np.empty((G * H,), dtype),
+        f"bias_hh{suffix}": np.empty((G * H,), dtype),
+    }
+    return uniform_(params, rng=rng)
+
+
+# ----------------------------------------------------------------------------- RNN
+
+class RNNCell(_Cell):
+    r"""Elman RNN cell.
+
+    .. math::
+        h' = \phi(W_{ih} x + b_{ih} + W_{hh} h + b_{hh}), \qquad \phi = \tanh \text{ or ReLU}
+
+    Shapes: ``x`` (B, D), ``h`` (B, H); ``weight_ih`` (H, D), ``weight_hh`` (H, H),
+    ``bias_ih``, ``bias_hh`` (H,). Same as ``torch.nn.RNNCell`` (which, like this cell,
+    has two biases where the textbook has one).
+
+    >>> cell = RNNCell(2, 3, nonlinearity="relu", rng=0)
+    >>> h, cache = cell.forward(np.ones((1, 2)))
+    >>> bool((h >= 0).all())
+    True
+    """
+
+    num_gates = 1
+    torch_name = "RNNCell"
+
+    def __init__(self, input_size, hidden_size, nonlinearity="tanh", rng=None, dtype=np.float64):
+        self.nonlinearity = check_choice("nonlinearity", nonlinearity, {"tanh", "relu"})
+        super().__init__(input_size, hidden_size, rng=rng, dtype=dtype)
+
+    def _extra_repr(self):
+        return f", nonlinearity={self.nonlinearity!r}"
+
+    @classmethod
+    def _torch_kwargs(cls, module):
+        return {"nonlinearity": module.nonlinearity}
+
+    def _torch_init_kwargs(self):
+        return {"nonlinearity": self.nonlinearity}
+
+    def _step(self, a_x, h_prev, w_hh, b_hh):
+        # a = W_ih x + b_ih + W_hh h_prev + b_hh
+        a = a_x + h_prev @ w_hh.T
+        a += b_hh
+        # h_next = phi(a)
+        h_next = np.tanh(a) if self.nonlinearity == "tanh" else np.maximum(a, 0.0)
+        return h_next, RNNStep(h_prev, h_next)
+
+    def _step_backward(self, dh_next, step, w_hh):
+        h_prev, h_next = step
+        # tanh'(a) = 1 - tanh(a)^2 = 1 - h_next^2;  relu'(a) = [a > 0] = [h_next > 0]
+        if self.nonlinearity == "tanh":
+            da = dh_next * (1.0 - h_next * h_next)
+        else:
+            da = dh_next * (h_next > 0)
+        dh_prev = da @ w_hh                                            # (B, H)
+        return da, da, dh_prev
+
+
+# ----------------------------------------------------------------------------- LSTM
+
+class LSTMCell(_Cell):
+    r"""Long short-term memory cell (Hochreiter & Schmidhuber 1997, with a forget gate).
+
+    .. math::
+        i &= \sigma(W_{ii} x + b_{ii} + W_{hi} h + b_{hi}) \\
+        f &= \sigma(W_{if} x + b_{if} + W_{hf} h + b_{hf}) \\
+        g &= \tanh(W_{ig} x + b_{ig} + W_{hg} h + b_{hg}) \\
+        o &= \sigma(W_{io} x + b_{io} + W_{ho} h + b_{ho}) \\
+        c' &= f \odot c + i \odot g \\
+        h' &= o \odot \tanh(c')
+
+    Gate order in the stacked weights: **i, f, g, o** (as PyTorch). State ``(h, c)``,
+    each (B, H); ``weight_ih`` (4H, D), ``weight_hh`` (4H, H), biases (4H,). There are no
+    peephole connections; two biases per gate, as in ``torch.nn.LSTMCell``, so the
+    count is ``4H(D + H + 2)`` rather than the textbook ``4H(D + H + 1)``.
+    """
+
+    num_gates = 4
+    torch_name = "LSTMCell"
+
+    def _check_state(self, state, B, name="state"):
+        H = self.hidden_size
+        if state is None:
+            return (np.zeros((B, H), self.dtype), np.zeros((B, H), self.dtype))
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise ValueError(f"{name} must be a pair (h, c) of arrays of shape (B, H) = "
+                             f"({B}, {H}), got {type(state).__name__}")
+        h = check_array(f"{name}[0] (h)", state[0], (B, H), "(B, H)", self.dtype)
+        c = check_array(f"{name}[1] (c)", state[1], (B, H), "(B, H)", self.dtype)
+        return h, c
+
+    def _step(self, a_x, state, w_hh, b_hh):
+        h_prev, c_prev = state
+        H = h_prev.shape[1]
+        # a = W_ih x + b_ih + W_hh h_prev + b_hh, blocks [i | f | g | o]
+        a = a_x + h_prev @ w_hh.T                                      # (B, 4H)
+        a += b_hh
+        # i, f, o = sigmoid(.)  ("how much");  g = tanh(.)  ("what")
+        i = sigmoid(a[:, :H])
+        f = sigmoid(a[:, H:2 * H])
+        g = np.tanh(a[:, 2 * H:3 * H])
+        o = sigmoid(a[:, 3 * H:])
+        # c_next = f * c_prev + i * g
+        c_next = f * c_prev
+        c_next += i * g
+        # h_next = o * tanh(c_next)
+        tanh_c = np.tanh(c_next)
+        h_next = o * tanh_c
+        return (h_next, c_next), LSTMStep(h_prev, c_prev, i, f, g, o, tanh_c)
+
+    def _step_backward(self, dstate_next, step, w_hh):
+        dh_next, dc_next = dstate_next
+        h_prev, c_prev, i, f, g, o, tanh_c = step
+        H = h_prev.shape[1]
+        # h_next = o * tanh(c_next)
+        do = dh_next * tanh_c
+        dc = dh_next * o
+        dc *= 1.0 - tanh_c * tanh_c
+        dc += dc_next                     # c_next also flows straight to the next step
+        # c_next = f * c_prev + i * g
+        df = dc * c_prev
+        di = dc * g
+        dg = dc * i
+        dc_prev = dc * f
+        # through the activations: sigmoid' = s(1 - s), tanh' = 1 - t^2
+        da = np.empty((h_prev.shape[0], 4 * H), dtype=h_prev.dtype)   # (B, 4H)
+        da[:, :H] = di * i * (1.0 - i)
+        da[:, H:2 * H] = df * f * (1.0 - f)
+        da[:, 2 * H:3 * H] = dg * (1.0 - g * g)
+        da[:, 3 * H:] = do * o * (1.0 - o)
+        # a = ... + W_hh h_prev + ...
+        dh_prev = da @ w_hh                                            # (B, H)
+        return da, da, (dh_prev, dc_prev)
+
+
+# ----------------------------------------------------------------------------- GRU
+
+class GRUCell(_Cell):
+    r"""Gated recurrent unit (Cho et al. 2014), in PyTorch's or the textbook form.
+
+    ``variant="pytorch"`` (default, equal to ``torch.nn.GRUCell``):
+
+    .. math::
+        r &= \sigma(W_{ir} x + b_{ir} + W_{hr} h + b_{hr}) \\
+        z &= \sigma(W_{iz} x + b_{iz} + W_{hz} h + b_{hz}) \\
+        n &= \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn})) \\
+        h' &= (1 - z) \odot n + z \odot h
+
+    ``variant="textbook"`` (as in Cho et al. 2014 / Chung et al. 2014, with the roles of
+    ``z`` and ``1 - z`` as usually taught): the reset gate acts on ``h`` *before* the
+    recurrent product, and ``z`` weights the candidate:
+
+    .. math::
+        n &= \tanh(W_{in} x + b_{in} + W_{hn} (r \odot h) + b_{hn}) \\
+        h' &= (1 - z) \odot h + z \odot n
+
+    (``r`` and ``z`` as above.) Gate order in the stacked weights: **r, z, n**. State
+    ``h`` (B, H); ``weight_ih`` (3H, D), ``weight_hh`` (3H, H), biases (3H,). The two
+    variants have the same parameters but compute different functions; only the
+    first exists in PyTorch.
+
+    >>> a, b = GRUCell(2, 3, rng=0), GRUCell(2, 3, rng=0, variant="textbook")
+    >>> x, h0 = np.ones((1, 2)), np.full((1, 3), 0.5)
+    >>> bool(np.allclose(a.forward(x, h0)[0], b.forward(x, h0)[0]))
+    False
+    """
+
+    num_gates = 3
+    torch_name = "GRUCell"
+
+    def __init__(self, input_size, hidden_size, rng=None, dtype=np.float64, variant="pytorch"):
+        self.variant = check_choice("variant", variant, {"pytorch", "textbook"})
+        super().__init__(input_size, hidden_size, rng=rng, dtype=dtype)
+
+    def _extra_repr(self):
+        return "" if self.variant == "pytorch" else f", variant={self.variant!r}"
+
+    def to_torch(self):
+        if self.variant != "pytorch":
+            raise ValueError("to_torch needs variant='pytorch' (PyTorch has no textbook GRU), "
+                             f"got variant={self.variant!r}")
+        return super().to_torch()
+
+    def _step(self, a_x, h_prev, w_hh, b_hh):
+        if self.variant == "textbook":
+            return self._step_textbook(a_x, h_prev, w_hh, b_hh)
+        H = h_prev.shape[1]
+        # a_h = W_hh h_prev + b_hh, blocks [r | z | n]
+        a_h = h_prev @ w_hh.T                                          # (B, 3H)
+        a_h += b_hh
+        # r, z = sigmoid(W_i. x + b_i. + W_h. h_prev + b_h.)
+        r = sigmoid(a_x[:, :H] + a_h[:, :H])
+        z = sigmoid(a_x[:, H:2 * H] + a_h[:, H:2 * H])
+        # n = tanh(W_in x + b_in + r * (W_hn h_prev + b_hn))
+        hn = a_h[:, 2 * H:]
+        n = np.tanh(a_x[:, 2 * H:] + r * hn)
+        # h_next = (1 - z) * n + z * h_prev  =  n + z * (h_prev - n)
+        h_next = n + z * (h_prev - n)
+        return h_next, GRUStep(h_prev, r, z, n, hn)
+
+    def _step_textbook(self, a_x, h_prev, w_hh, b_hh):
+        H = h_prev.shape[1]
+        # r, z = sigmoid(W_i. x + b_i. + W_h. h_prev + b_h.)
+        a_rz = a_x[:, :2 * H] + h_prev @ w_hh[:2 * H].T + b_hh[:2 * H]   # (B, 2H)
+        r = sigmoid(a_rz[:, :H])
+        z = sigmoid(a_rz[:, H:])
+        # n = tanh(W_in x + b_in + W_hn (r * h_prev) + b_hn)
+        rh = r * h_prev
+        n = np.tanh(a_x[:, 2 * H:] + rh @ w_hh[2 * H:].T + b_hh[2 * H:])
+        # h_next = (1 - z) * h_prev + z * n  =  h_prev + z * (n - h_prev)
+        h_next = h_prev + z * (n - h_prev)
+        return h_next, GRUStep(h_prev, r, z, n, rh)
+
+    def _step_backward(self, dh_next, step, w_hh):
+        if self.variant == "textbook":
+            return self._step_backward_textbook(dh_next, step, w_hh)
+        h_prev, r, z, n, hn = step
+        H = h_prev.shape[1]
+        # h_next = (1 - z) * n + z * h_prev
+        dn = dh_next * (1.0 - z)
+        dz = dh_next * (h_prev - n)
+        dh_prev = dh_next * z
+        # n = tanh(a_n),  a_n = W_in x + b_in + r * hn
+        da_n = dn * (1.0 - n * n)
+        dr = da_n * hn
+        dhn = da_n * r
+        # r, z = sigmoid(.)
+        da_x = np.empty((h_prev.shape[0], 3 * H), dtype=h_prev.dtype)  # (B, 3H)
+        da_x[:, :H] = dr * r * (1.0 - r)
+        da_x[:, H:2 * H] = dz * z * (1.0 - z)
+        da_x[:, 2 * H:] = da_n
+        # a_h = W_hh h_prev + b_hh: same as da_x for r and z; for n only through r * hn
+        da_h = da_x.copy()
+        da_h[:, 2 * H:] = dhn
+        dh_prev += da_h @ w_hh
+        return da_x, da_h, dh_prev
+
+    def _step_backward_textbook(self, dh_next, step, w_hh):
+        h_prev, r, z, n, rh = step
+        H = h_prev.shape[1]
+        # h_next = (1 - z) * h_prev + z * n
+        dn = dh_next * z
+        dz = dh_next * (n - h_prev)
+        dh_prev = dh_next * (1.0 - z)
+        # n = tanh(W_in x + b_in + W_hn rh + b_hn),  rh = r * h_prev
+        da_n = dn * (1.0 - n * n)
+        drh = da_n @ w_hh[2 * H:]                                      # (B, H)
+        dr = drh * h_prev
+        dh_prev += drh * r
+        # r, z = sigmoid(W_i. x + b_i. + W_h. h_prev + b_h.)
+        da = np.empty((h_prev.shape[0], 3 * H), dtype=h_prev.dtype)    # (B, 3H)
+        da[:, :H] = dr * r * (1.0 - r)
+        da[:, H:2 * H] = dz * z * (1.0 - z)
+        da[:, 2 * H:] = da_n
+        dh_prev += da[:, :2 * H] @ w_hh[:2 * H]
+        return da, da, dh_prev
+
+    def _weight_hh_grad(self, da_h, steps):
+        if self.variant == "pytorch":
+            return super()._weight_hh_grad(da_h, steps)
+        # rows r, z multiply h_prev; rows n multiply r * h_prev
+        H = self.hidden_size
+        h_prev = np.concatenate([s.h_prev for s in steps])            # (N, H)
+        rh = np.concatenate([s.hn for s in steps])                    # (N, H)
+        return np.concatenate([da_h[:, :2 * H].T @ h_prev, da_h[:, 2 * H:].T @ rh])
