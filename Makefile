@@ -26,7 +26,7 @@ book: $(STAMP)
 test: $(STAMP)
 	$(MAKE) book
 	$(BIN)/python -m pytest -n 2 tests rnnlib --doctest-modules
-	$(BIN)/python -m pytest -n 2 --nbval chapters --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval chapters --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab chapters
