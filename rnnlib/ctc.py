@@ -31,6 +31,7 @@ from rnnlib.ctc_decode import beam_search, collapse, greedy_decode, prefix_beam_
 __all__ = [
     "ctc_loss",
     "ctc_grad",
+    "ctc_loss_and_grad",
     "ctc_alpha",
     "ctc_beta",
     "extend_target",
@@ -130,16 +131,20 @@ def _log_alpha(log_y, skip):
     log_y: (T, N, L') log y_t(l'_s); skip: (N, L') bool. Returns log alpha, (T, N, L').
     """
     T, N, L = log_y.shape
-    log_skip = np.where(skip, 0.0, -np.inf).astype(log_y.dtype)
+    # log weight of the three predecessors s, s-1, s-2: 0, 0, and 0 or -inf (no skip)
+    log_w = np.zeros((3, N, L), dtype=log_y.dtype)
+    log_w[2][~skip] = -np.inf
     # two always -inf columns in front, so s - 1 and s - 2 are plain slices
     alpha = np.full((T, N, L + 2), -np.inf, dtype=log_y.dtype)
     alpha[0, :, 2:4] = log_y[0, :, :2]
-    for t in range(1, T):
-        prev = alpha[t - 1]
-        # alpha_t(s) = y_t(l'_s) (alpha_{t-1}(s) + alpha_{t-1}(s-1) + [skip_s] alpha_{t-1}(s-2))
-        a = np.logaddexp(prev[:, 2:], prev[:, 1:-1])
-        a = np.logaddexp(a, prev[:, :-2] + log_skip)
-        alpha[t, :, 2:] = a + log_y[t]
+    floor = np.finfo(log_y.dtype).min  # keeps a - max finite when all three are -inf
+    with np.errstate(divide="ignore"):
+        for t in range(1, T):
+            prev = alpha[t - 1]
+            a = np.stack([prev[:, 2:], prev[:, 1:-1], prev[:, :-2]]) + log_w  # (3, N, L')
+            m = np.maximum(a.max(axis=0), floor)
+            # alpha_t(s) = y_t(l'_s) (alpha_{t-1}(s) + alpha_{t-1}(s-1) + [skip_s] alpha_{t-1}(s-2))
+            alpha[t, :, 2:] = np.log(np.exp(a - m).sum(axis=0)) + m + log_y[t]
     return alpha[:, :, 2:]
 
 
@@ -152,22 +157,26 @@ class _Lattice:
     alpha_t(s) beta_t(s) / y_t(l'_s) is the probability of the paths through (t, s).
     """
 
-    def __init__(self, log_probs, targets, input_lengths, target_lengths, blank):
+    def __init__(self, log_probs, targets, input_lengths, target_lengths, blank, beta=True):
         T, N, C = log_probs.shape
         n = np.arange(N)[:, None]
         self.l_ext = extend_target(targets, blank)  # (N, L')
         L = self.l_ext.shape[1]
         L_n = 2 * target_lengths + 1
         self.log_y = log_probs[:, n, self.l_ext]  # (T, N, L')
-        self.log_alpha = _log_alpha(self.log_y, _skip_allowed(self.l_ext, blank))
-
-        # beta_t(s) = alpha of the reversed problem at (T_n - 1 - t, L'_n - 1 - s)
-        t_rev = np.clip(input_lengths[None, :] - 1 - np.arange(T)[:, None], 0, None)  # (T, N)
-        s_rev = np.clip(L_n[:, None] - 1 - np.arange(L), 0, None)  # (N, L')
-        l_rev = np.where(np.arange(L) < L_n[:, None], self.l_ext[n, s_rev], blank)
-        log_y_rev = log_probs[t_rev[:, :, None], n, l_rev]  # (T, N, L')
-        log_alpha_rev = _log_alpha(log_y_rev, _skip_allowed(l_rev, blank))
-        self.log_beta = log_alpha_rev[t_rev[:, :, None], n, s_rev]
+        if not beta:
+            self.log_alpha = _log_alpha(self.log_y, _skip_allowed(self.l_ext, blank))
+        else:
+            # beta_t(s) = alpha of the reversed problem at (T_n - 1 - t, L'_n - 1 - s);
+            # both problems run as one batch of 2N
+            t_rev = np.clip(input_lengths - 1 - np.arange(T)[:, None], 0, None)  # (T, N)
+            s_rev = np.clip(L_n[:, None] - 1 - np.arange(L), 0, None)  # (N, L')
+            l_rev = np.where(np.arange(L) < L_n[:, None], self.l_ext[n, s_rev], blank)
+            log_y_rev = log_probs[t_rev[:, :, None], n, l_rev]  # (T, N, L')
+            both = _log_alpha(np.concatenate([self.log_y, log_y_rev], axis=1),
+                              _skip_allowed(np.concatenate([self.l_ext, l_rev]), blank))
+            self.log_alpha, log_alpha_rev = both[:, :N], both[:, N:]
+            self.log_beta = log_alpha_rev[t_rev[:, :, None], n, s_rev]
 
         # p(l | x) = alpha_T(L' - 1) + alpha_T(L' - 2)
         last = self.log_alpha[input_lengths - 1, np.arange(N)]  # (N, L')
@@ -243,7 +252,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
         raise ValueError(f"reduction: expected 'none', 'sum' or 'mean', got {reduction!r}")
     log_probs, targets, input_lengths, target_lengths = _check_inputs(
         log_probs, targets, input_lengths, target_lengths, blank)
-    loss = -_Lattice(log_probs, targets, input_lengths, target_lengths, blank).log_p
+    loss = -_Lattice(log_probs, targets, input_lengths, target_lengths, blank, beta=False).log_p
     if zero_infinity:
         loss = np.where(np.isinf(loss), 0.0, loss)
     loss = loss.astype(log_probs.dtype)
@@ -269,6 +278,21 @@ def ctc_grad(log_probs, targets, input_lengths, target_lengths, blank=0, zero_in
     >>> ctc_grad(lp, [[1]], [2], [1])[:, 0].round(3).tolist()
     [[0.167, -0.167], [0.167, -0.167]]
     """
+    return ctc_loss_and_grad(log_probs, targets, input_lengths, target_lengths, blank,
+                             zero_infinity)[1]
+
+
+def ctc_loss_and_grad(log_probs, targets, input_lengths, target_lengths, blank=0,
+                      zero_infinity=False):
+    """The per-sequence losses (N,) and :func:`ctc_grad`, from one forward-backward pass.
+
+    Equal to ``(ctc_loss(..., reduction="none"), ctc_grad(...))`` at the cost of one.
+
+    >>> lp = np.log(np.full((2, 1, 2), 0.5))
+    >>> loss, grad = ctc_loss_and_grad(lp, [[1]], [2], [1])
+    >>> loss.round(3).tolist(), grad.shape
+    ([0.288], (2, 1, 2))
+    """
     log_probs, targets, input_lengths, target_lengths = _check_inputs(
         log_probs, targets, input_lengths, target_lengths, blank)
     T, N, C = log_probs.shape
@@ -280,13 +304,15 @@ def ctc_grad(log_probs, targets, input_lengths, target_lengths, blank=0, zero_in
         log_post = lat.log_alpha + lat.log_beta - lat.log_y - log_p[:, None]
     post = np.exp(log_post)
     post[np.isnan(post)] = 0.0  # -inf - (-inf) where y_t(l'_s) = 0
-    # gamma_t(k): sum the nodes labelled k
-    one_hot = lat.l_ext[:, :, None] == np.arange(C)  # (N, L', C)
-    L_n = 2 * target_lengths + 1
-    one_hot &= (np.arange(one_hot.shape[1]) < L_n[:, None])[:, :, None]
-    gamma = np.einsum("tns,nsc->tnc", post, one_hot.astype(post.dtype))
+    post[:, np.arange(post.shape[2]) >= 2 * target_lengths[:, None] + 1] = 0.0
+    # gamma_t(k): sum the nodes labelled k, i.e. add post[t, n, s] into gamma[t, n, l'_s]
+    index = np.arange(T * N).reshape(T, N, 1) * C + lat.l_ext  # (T, N, L') flat (t, n, l'_s)
+    gamma = np.bincount(index.ravel(), post.ravel(), minlength=T * N * C).reshape(T, N, C)
     # dL/dz_t(k) = y_t(k) - gamma_t(k)
     grad = np.exp(log_probs) - gamma
     grad[np.arange(T)[:, None] >= input_lengths] = 0.0
     grad[:, ~feasible] = 0.0 if zero_infinity else np.nan
-    return grad.astype(log_probs.dtype)
+    loss = -lat.log_p
+    if zero_infinity:
+        loss = np.where(feasible, loss, 0.0)
+    return loss.astype(log_probs.dtype), grad.astype(log_probs.dtype)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnlib.ctc import (beam_search, collapse, ctc_alpha, ctc_beta, ctc_grad, ctc_loss,
-                        greedy_decode, prefix_beam_search)
+                        ctc_loss_and_grad, greedy_decode, prefix_beam_search)
 
 
 def log_softmax(z):
@@ -70,6 +70,9 @@ def test_loss_and_grad_equal_pytorch(reduction, blank):
     np.testing.assert_allclose(ctc_loss(*args, reduction=reduction), expected, rtol=1e-10)
     if reduction == "sum":
         np.testing.assert_allclose(ctc_grad(*args), expected_grad, atol=1e-10)
+        loss, grad = ctc_loss_and_grad(*args)
+        np.testing.assert_allclose(loss.sum(), expected, rtol=1e-10)
+        np.testing.assert_allclose(grad, expected_grad, atol=1e-10)
 
 
 def test_concatenated_targets_equal_padded():
@@ -104,6 +107,9 @@ def test_infeasible_target(zero_infinity):
     loss = ctc_loss(*args, reduction="none", zero_infinity=zero_infinity)
     grad = ctc_grad(*args, zero_infinity=zero_infinity)
     assert loss[0] == (0.0 if zero_infinity else np.inf)
+    both = ctc_loss_and_grad(*args, zero_infinity=zero_infinity)
+    np.testing.assert_array_equal(both[0], loss)
+    np.testing.assert_array_equal(both[1], grad)
     np.testing.assert_allclose(loss, expected)
     if zero_infinity:
         np.testing.assert_allclose(grad, expected_grad, atol=1e-12)
