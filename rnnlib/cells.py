@@ -14,11 +14,20 @@ with ``G`` gate blocks stacked in PyTorch's order (LSTM i, f, g, o; GRU r, z, n)
 Every step is split the same way, so that :mod:`rnnlib.layers` can compute the input
 projection of a whole sequence in one matrix product:
 
-1. ``a_x = x @ weight_ih.T + bias_ih`` -- the input's share of the pre-activations (B, G*H);
-2. ``_step(a_x, state, weight_hh, bias_hh)`` -- everything that depends on the state.
+1. ``a_x = input_projection(x, weight_ih, bias_ih, G)`` -- the input's share of the
+   pre-activations, ``W_ih x + b_ih``;
+2. ``_step(a_x, state, w_hh_t, b_hh)`` -- everything that depends on the state.
 
-``_step_backward`` returns ``da_x`` (the gradient of ``a_x``), ``da_h`` (the gradient of
-the recurrent product ``weight_hh @ (.) + bias_hh``) and the gradient of the previous state.
+Inside a step the pre-activations are kept **gate-major**, shape (G, B, H): ``a[0]`` is
+the first gate's block, so ``i, f, g, o = a`` unpacks an LSTM's gates and each is a
+contiguous (B, H) array. Correspondingly ``w_hh_t`` is ``weight_hh`` as (G, H, H) with
+each block transposed (``h @ w_hh_t[k] = W_hh,k h`` for a row of ``h``; see
+:func:`gate_major`) and ``b_hh`` is (G, 1, H). ``_step_backward(dstate, step, w_hh)``
+takes ``weight_hh`` as (G, H, H) blocks and returns ``da_x`` (the gradient of ``a_x``),
+``da_h`` (the gradient of the recurrent product ``W_hh (.) + b_hh``), both (G, B, H),
+and the gradient of the previous state. For the RNN and the LSTM, where the two biases
+are simply added, a layer may fold ``bias_hh`` into ``a_x`` once for the whole sequence
+and pass ``b_hh=None``.
 
 >>> import numpy as np
 >>> cell = LSTMCell(input_size=3, hidden_size=2, rng=0)
@@ -43,12 +52,20 @@ from rnnlib.init import uniform_
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "sigmoid"]
 
 
-def sigmoid(z):
+def sigmoid(z, out=None):
     """The logistic function ``1 / (1 + exp(-z))``, computed as ``(1 + tanh(z/2)) / 2``.
 
     The two are equal; the second never overflows (``exp(-z)`` does for ``z < -709``).
+    ``out`` may be ``z`` itself to work in place.
+
+    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0])).tolist()
+    [0.0, 0.5, 1.0]
     """
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    out = np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
 
 
 # ----------------------------------------------------------------------------- caches
@@ -90,8 +107,10 @@ class CellCache(NamedTuple):
 class _Cell:
     """Shared plumbing: parameters, checks, the x-projection and its gradients."""
 
-    num_gates = 1       # G: gate blocks stacked in the weight matrices
-    torch_name = ""     # the matching class in torch.nn
+    num_gates = 1          # G: gate blocks stacked in the weight matrices
+    torch_name = ""        # the matching class in torch.nn
+    fold_bias_hh = True    # b_hh only adds to the pre-activation: may join b_ih in a_x
+    shares_da = True       # da_x and da_h are the same array
 
     def __init__(self, input_size, hidden_size, rng=None, dtype=np.float64):
         self.input_size = check_size("input_size", input_size)
@@ -129,10 +148,11 @@ class _Cell:
         """
         x = check_array("x", x, (None, self.input_size), "(B, D)", self.dtype)
         state = self._check_state(state, x.shape[0])
-        p = self.params
+        p, G = self.params, self.num_gates
         # a_x = W_ih x + b_ih, for all gates at once
-        a_x = x @ p["weight_ih"].T + p["bias_ih"]                     # (B, G*H)
-        new_state, step = self._step(a_x, state, p["weight_hh"], p["bias_hh"])
+        a_x = input_projection(x, p["weight_ih"], p["bias_ih"], G)     # (G, B, H)
+        new_state, step = self._step(a_x, state, gate_major(p["weight_hh"], G),
+                                     p["bias_hh"].reshape(G, 1, -1))
         return new_state, CellCache(x, step)
 
     def backward(self, dnew_state, cache):
@@ -143,21 +163,22 @@ class _Cell:
         """
         x, step = cache
         dnew_state = self._check_state(dnew_state, x.shape[0], name="dnew_state")
-        p = self.params
-        da_x, da_h, dstate = self._step_backward(dnew_state, step, p["weight_hh"])
+        p, G, H = self.params, self.num_gates, self.hidden_size
+        da_x, da_h, dstate = self._step_backward(dnew_state, step, p["weight_hh"].reshape(G, H, H))
         grads = {
-            "weight_ih": da_x.T @ x,                                   # (G*H, D)
+            "weight_ih": input_weight_grad(da_x, x),                   # (G*H, D)
             "weight_hh": self._weight_hh_grad(da_h, [step]),           # (G*H, H)
-            "bias_ih": da_x.sum(axis=0),
-            "bias_hh": da_h.sum(axis=0),
+            "bias_ih": da_x.sum(axis=1).reshape(-1),                   # (G*H,)
+            "bias_hh": da_h.sum(axis=1).reshape(-1),
         }
-        dx = da_x @ p["weight_ih"]                                     # (B, D)
+        # a_x[k] = x W_ih,k^T  ->  dx = sum_k da_x[k] W_ih,k
+        dx = np.matmul(da_x, p["weight_ih"].reshape(G, H, -1)).sum(axis=0)   # (B, D)
         return dx, dstate, grads
 
     def _weight_hh_grad(self, da_h, steps):
-        """``sum_t da_h[t].T @ h_prev[t]`` for the steps' ``da_h`` stacked as (N, G*H)."""
+        """``sum_t da_h[k, t].T @ h_prev[t]`` per gate ``k``; ``da_h`` is (G, N, H), N = steps*B."""
         h_prev = np.concatenate([s.h_prev for s in steps])            # (N, H)
-        return da_h.T @ h_prev
+        return input_weight_grad(da_h, h_prev)
 
     # -- PyTorch interop
     @classmethod
@@ -188,6 +209,34 @@ class _Cell:
 
     def _torch_init_kwargs(self):
         return {}
+
+
+def gate_major(w, num_gates):
+    """``w`` (G*H, K) as G transposed blocks (G, K, H), contiguous: ``v @ out[k] = W_k v``.
+
+    >>> w = np.arange(8.0).reshape(4, 2)               # G=2 blocks of (H=2, K=2)
+    >>> gate_major(w, 2)[1].tolist()                   # the second block, transposed
+    [[4.0, 6.0], [5.0, 7.0]]
+    """
+    H = w.shape[0] // num_gates
+    return np.ascontiguousarray(w.reshape(num_gates, H, -1).transpose(0, 2, 1))
+
+
+def input_projection(x, w_ih, b_ih, num_gates):
+    """``W_ih x + b_ih`` for every row of ``x`` (N, D), gate-major: (G, N, H)."""
+    G = num_gates
+    a_x = np.matmul(x, gate_major(w_ih, G))                            # (G, N, H)
+    a_x += b_ih.reshape(G, 1, -1)
+    return a_x
+
+
+def input_weight_grad(da, x):
+    """``sum_n da[k, n].T x[n]`` for each gate ``k``: the (G*H, D) gradient of ``W_ih``.
+
+    ``da`` is (G, N, H), ``x`` (N, D); the same serves for ``W_hh`` with ``x = h_prev``.
+    """
+    G, _, H = da.shape
+    return np.matmul(da.transpose(0, 2, 1), x).reshape(G * H, x.shape[1])
 
 
 def new_params(input_size, hidden_size, num_gates, rng=None, dtype=np.float64, suffix=""):
@@ -242,21 +291,31 @@ class RNNCell(_Cell):
 
     def _step(self, a_x, h_prev, w_hh, b_hh):
         # a = W_ih x + b_ih + W_hh h_prev + b_hh
-        a = a_x + h_prev @ w_hh.T
-        a += b_hh
+        a = h_prev @ w_hh[0]                                           # (B, H)
+        a += a_x[0]
+        if b_hh is not None:
+            a += b_hh[0]
         # h_next = phi(a)
-        h_next = np.tanh(a) if self.nonlinearity == "tanh" else np.maximum(a, 0.0)
+        if self.nonlinearity == "tanh":
+            h_next = np.tanh(a, out=a)
+        else:
+            h_next = np.maximum(a, 0.0, out=a)
         return h_next, RNNStep(h_prev, h_next)
 
-    def _step_backward(self, dh_next, step, w_hh):
+    def _step_backward(self, dh_next, step, w_hh, out=None):
         h_prev, h_next = step
         # tanh'(a) = 1 - tanh(a)^2 = 1 - h_next^2;  relu'(a) = [a > 0] = [h_next > 0]
+        if out is None:
+            out = np.empty((1,) + h_next.shape, h_next.dtype)         # (G=1, B, H)
+        da = out[0]
         if self.nonlinearity == "tanh":
-            da = dh_next * (1.0 - h_next * h_next)
+            np.multiply(h_next, h_next, out=da)
+            np.subtract(1.0, da, out=da)
+            da *= dh_next
         else:
-            da = dh_next * (h_next > 0)
-        dh_prev = da @ w_hh                                            # (B, H)
-        return da, da, dh_prev
+            np.multiply(dh_next, h_next > 0, out=da)
+        dh_prev = da @ w_hh[0]                                         # (B, H)
+        return out, out, dh_prev
 
 
 # ----------------------------------------------------------------------------- LSTM
@@ -294,15 +353,16 @@ class LSTMCell(_Cell):
 
     def _step(self, a_x, state, w_hh, b_hh):
         h_prev, c_prev = state
-        H = h_prev.shape[1]
-        # a = W_ih x + b_ih + W_hh h_prev + b_hh, blocks [i | f | g | o]
-        a = a_x + h_prev @ w_hh.T                                      # (B, 4H)
-        a += b_hh
-        # i, f, o = sigmoid(.)  ("how much");  g = tanh(.)  ("what")
-        i = sigmoid(a[:, :H])
-        f = sigmoid(a[:, H:2 * H])
-        g = np.tanh(a[:, 2 * H:3 * H])
-        o = sigmoid(a[:, 3 * H:])
+        # a = W_ih x + b_ih + W_hh h_prev + b_hh, one (B, H) block per gate i, f, g, o
+        a = np.matmul(h_prev, w_hh)                                    # (4, B, H)
+        a += a_x
+        if b_hh is not None:
+            a += b_hh
+        # i, f, o = sigmoid(.)  ("how much");  g = tanh(.)  ("what");  in place in a
+        i, f, g, o = a
+        sigmoid(a[:2], out=a[:2])                                      # i and f at once
+        np.tanh(g, out=g)
+        sigmoid(o, out=o)
         # c_next = f * c_prev + i * g
         c_next = f * c_prev
         c_next += i * g
@@ -311,28 +371,28 @@ class LSTMCell(_Cell):
         h_next = o * tanh_c
         return (h_next, c_next), LSTMStep(h_prev, c_prev, i, f, g, o, tanh_c)
 
-    def _step_backward(self, dstate_next, step, w_hh):
+    def _step_backward(self, dstate_next, step, w_hh, out=None):
         dh_next, dc_next = dstate_next
         h_prev, c_prev, i, f, g, o, tanh_c = step
-        H = h_prev.shape[1]
+        da = np.empty((4,) + h_prev.shape, h_prev.dtype) if out is None else out  # (4, B, H)
+        da_i, da_f, da_g, da_o = da
         # h_next = o * tanh(c_next)
         do = dh_next * tanh_c
         dc = dh_next * o
         dc *= 1.0 - tanh_c * tanh_c
         dc += dc_next                     # c_next also flows straight to the next step
-        # c_next = f * c_prev + i * g
-        df = dc * c_prev
-        di = dc * g
-        dg = dc * i
+        # c_next = f * c_prev + i * g;  written as di, df, dg straight into da's blocks
+        di = np.multiply(dc, g, out=da_i)
+        df = np.multiply(dc, c_prev, out=da_f)
+        dg = np.multiply(dc, i, out=da_g)
         dc_prev = dc * f
         # through the activations: sigmoid' = s(1 - s), tanh' = 1 - t^2
-        da = np.empty((h_prev.shape[0], 4 * H), dtype=h_prev.dtype)   # (B, 4H)
-        da[:, :H] = di * i * (1.0 - i)
-        da[:, H:2 * H] = df * f * (1.0 - f)
-        da[:, 2 * H:3 * H] = dg * (1.0 - g * g)
-        da[:, 3 * H:] = do * o * (1.0 - o)
-        # a = ... + W_hh h_prev + ...
-        dh_prev = da @ w_hh                                            # (B, H)
+        di *= i * (1.0 - i)
+        df *= f * (1.0 - f)
+        dg *= 1.0 - g * g
+        np.multiply(do, o * (1.0 - o), out=da_o)
+        # a[k] = ... + W_hh,k h_prev + ...  ->  dh_prev = sum_k W_hh,k^T da[k]
+        dh_prev = np.matmul(da, w_hh).sum(axis=0)                      # (B, H)
         return da, da, (dh_prev, dc_prev)
 
 
@@ -370,10 +430,16 @@ class GRUCell(_Cell):
 
     num_gates = 3
     torch_name = "GRUCell"
+    fold_bias_hh = False   # b_hn sits inside r * (W_hn h + b_hn), or after W_hn (r * h)
 
     def __init__(self, input_size, hidden_size, rng=None, dtype=np.float64, variant="pytorch"):
         self.variant = check_choice("variant", variant, {"pytorch", "textbook"})
         super().__init__(input_size, hidden_size, rng=rng, dtype=dtype)
+
+    @property
+    def shares_da(self):
+        # in PyTorch's form the n block of da_h is da_n * r, not da_n
+        return self.variant == "textbook"
 
     def _extra_repr(self):
         return "" if self.variant == "pytorch" else f", variant={self.variant!r}"
@@ -387,82 +453,81 @@ class GRUCell(_Cell):
     def _step(self, a_x, h_prev, w_hh, b_hh):
         if self.variant == "textbook":
             return self._step_textbook(a_x, h_prev, w_hh, b_hh)
-        H = h_prev.shape[1]
-        # a_h = W_hh h_prev + b_hh, blocks [r | z | n]
-        a_h = h_prev @ w_hh.T                                          # (B, 3H)
+        # a_h = W_hh h_prev + b_hh, one (B, H) block per gate r, z, n
+        a_h = np.matmul(h_prev, w_hh)                                  # (3, B, H)
         a_h += b_hh
         # r, z = sigmoid(W_i. x + b_i. + W_h. h_prev + b_h.)
-        r = sigmoid(a_x[:, :H] + a_h[:, :H])
-        z = sigmoid(a_x[:, H:2 * H] + a_h[:, H:2 * H])
+        rz = a_x[:2] + a_h[:2]                                         # (2, B, H)
+        r, z = sigmoid(rz, out=rz)
         # n = tanh(W_in x + b_in + r * (W_hn h_prev + b_hn))
-        hn = a_h[:, 2 * H:]
-        n = np.tanh(a_x[:, 2 * H:] + r * hn)
+        hn = a_h[2]
+        n = np.tanh(a_x[2] + r * hn)
         # h_next = (1 - z) * n + z * h_prev  =  n + z * (h_prev - n)
         h_next = n + z * (h_prev - n)
         return h_next, GRUStep(h_prev, r, z, n, hn)
 
     def _step_textbook(self, a_x, h_prev, w_hh, b_hh):
-        H = h_prev.shape[1]
         # r, z = sigmoid(W_i. x + b_i. + W_h. h_prev + b_h.)
-        a_rz = a_x[:, :2 * H] + h_prev @ w_hh[:2 * H].T + b_hh[:2 * H]   # (B, 2H)
-        r = sigmoid(a_rz[:, :H])
-        z = sigmoid(a_rz[:, H:])
+        a_rz = np.matmul(h_prev, w_hh[:2])                             # (2, B, H)
+        a_rz += a_x[:2]
+        a_rz += b_hh[:2]
+        r, z = sigmoid(a_rz, out=a_rz)
         # n = tanh(W_in x + b_in + W_hn (r * h_prev) + b_hn)
         rh = r * h_prev
-        n = np.tanh(a_x[:, 2 * H:] + rh @ w_hh[2 * H:].T + b_hh[2 * H:])
+        a_n = rh @ w_hh[2]                                             # (B, H)
+        a_n += a_x[2]
+        a_n += b_hh[2, 0]
+        n = np.tanh(a_n, out=a_n)
         # h_next = (1 - z) * h_prev + z * n  =  h_prev + z * (n - h_prev)
         h_next = h_prev + z * (n - h_prev)
         return h_next, GRUStep(h_prev, r, z, n, rh)
 
-    def _step_backward(self, dh_next, step, w_hh):
+    def _step_backward(self, dh_next, step, w_hh, out=None):
         if self.variant == "textbook":
-            return self._step_backward_textbook(dh_next, step, w_hh)
+            return self._step_backward_textbook(dh_next, step, w_hh, out)
         h_prev, r, z, n, hn = step
-        H = h_prev.shape[1]
+        da_x = np.empty((3,) + h_prev.shape, h_prev.dtype) if out is None else out  # (3, B, H)
+        da_r, da_z, da_n = da_x
         # h_next = (1 - z) * n + z * h_prev
         dn = dh_next * (1.0 - z)
         dz = dh_next * (h_prev - n)
         dh_prev = dh_next * z
         # n = tanh(a_n),  a_n = W_in x + b_in + r * hn
-        da_n = dn * (1.0 - n * n)
+        np.multiply(dn, 1.0 - n * n, out=da_n)
         dr = da_n * hn
         dhn = da_n * r
         # r, z = sigmoid(.)
-        da_x = np.empty((h_prev.shape[0], 3 * H), dtype=h_prev.dtype)  # (B, 3H)
-        da_x[:, :H] = dr * r * (1.0 - r)
-        da_x[:, H:2 * H] = dz * z * (1.0 - z)
-        da_x[:, 2 * H:] = da_n
+        np.multiply(dr, r * (1.0 - r), out=da_r)
+        np.multiply(dz, z * (1.0 - z), out=da_z)
         # a_h = W_hh h_prev + b_hh: same as da_x for r and z; for n only through r * hn
-        da_h = da_x.copy()
-        da_h[:, 2 * H:] = dhn
-        dh_prev += da_h @ w_hh
+        da_h = np.stack([da_r, da_z, dhn])                             # (3, B, H)
+        dh_prev += np.matmul(da_h, w_hh).sum(axis=0)
         return da_x, da_h, dh_prev
 
-    def _step_backward_textbook(self, dh_next, step, w_hh):
+    def _step_backward_textbook(self, dh_next, step, w_hh, out=None):
         h_prev, r, z, n, rh = step
-        H = h_prev.shape[1]
+        da = np.empty((3,) + h_prev.shape, h_prev.dtype) if out is None else out  # (3, B, H)
+        da_r, da_z, da_n = da
         # h_next = (1 - z) * h_prev + z * n
         dn = dh_next * z
         dz = dh_next * (n - h_prev)
         dh_prev = dh_next * (1.0 - z)
         # n = tanh(W_in x + b_in + W_hn rh + b_hn),  rh = r * h_prev
-        da_n = dn * (1.0 - n * n)
-        drh = da_n @ w_hh[2 * H:]                                      # (B, H)
+        np.multiply(dn, 1.0 - n * n, out=da_n)
+        drh = da_n @ w_hh[2]                                           # (B, H)
         dr = drh * h_prev
         dh_prev += drh * r
         # r, z = sigmoid(W_i. x + b_i. + W_h. h_prev + b_h.)
-        da = np.empty((h_prev.shape[0], 3 * H), dtype=h_prev.dtype)    # (B, 3H)
-        da[:, :H] = dr * r * (1.0 - r)
-        da[:, H:2 * H] = dz * z * (1.0 - z)
-        da[:, 2 * H:] = da_n
-        dh_prev += da[:, :2 * H] @ w_hh[:2 * H]
+        np.multiply(dr, r * (1.0 - r), out=da_r)
+        np.multiply(dz, z * (1.0 - z), out=da_z)
+        dh_prev += np.matmul(da[:2], w_hh[:2]).sum(axis=0)
         return da, da, dh_prev
 
     def _weight_hh_grad(self, da_h, steps):
         if self.variant == "pytorch":
             return super()._weight_hh_grad(da_h, steps)
-        # rows r, z multiply h_prev; rows n multiply r * h_prev
-        H = self.hidden_size
+        # blocks r, z multiply h_prev; block n multiplies r * h_prev
         h_prev = np.concatenate([s.h_prev for s in steps])            # (N, H)
         rh = np.concatenate([s.hn for s in steps])                    # (N, H)
-        return np.concatenate([da_h[:, :2 * H].T @ h_prev, da_h[:, 2 * H:].T @ rh])
+        return np.concatenate([input_weight_grad(da_h[:2], h_prev),
+                               input_weight_grad(da_h[2:], rh)])

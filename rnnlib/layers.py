@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnlib._checks import check_array, check_size
-from rnnlib.cells import GRUCell, LSTMCell, RNNCell
+from rnnlib.cells import GRUCell, LSTMCell, RNNCell, gate_major, input_projection, input_weight_grad
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
@@ -208,12 +208,18 @@ class _Layer:
         if direction == 1:
             x = x[::-1]                                    # the reverse direction reads t = T-1 .. 0
         T, B, D = x.shape
-        # a_x[t] = W_ih x[t] + b_ih for every t at once: one (T*B, D) x (D, G*H) product
-        a_x = (x.reshape(T * B, D) @ w_ih.T + b_ih).reshape(T, B, -1)   # (T, B, G*H)
-        h_seq = np.empty((T, B, self.hidden_size), self.dtype)
+        G, H = cell.num_gates, self.hidden_size
+        if cell.fold_bias_hh:
+            b_ih, b_hh = b_ih + b_hh, None       # b_hh is added here, once, not at every step
+        else:
+            b_hh = b_hh.reshape(G, 1, H)
+        # a_x[:, t] = W_ih x[t] + b_ih for every t at once: one product per gate block
+        a_x = input_projection(x.reshape(T * B, D), w_ih, b_ih, G).reshape(G, T, B, H)
+        w_hh_t = gate_major(w_hh, G)                                     # (G, H, H)
+        h_seq = np.empty((T, B, H), self.dtype)
         steps = []
         for t in range(T):
-            state, step = cell._step(a_x[t], state, w_hh, b_hh)
+            state, step = cell._step(a_x[:, t], state, w_hh_t, b_hh)
             h_seq[t] = state[0] if isinstance(state, tuple) else state
             steps.append(step)
         if direction == 1:
@@ -274,9 +280,11 @@ class _Layer:
         if direction == 1:
             dh_seq = dh_seq[::-1]                          # into processing order
         T, B, D = x.shape
-        G = w_ih.shape[0]
-        da_x = np.empty((T, B, G), self.dtype)             # (T, B, G*H) grad of W_ih x + b_ih
-        da_h = np.empty((T, B, G), self.dtype)             # (T, B, G*H) grad of W_hh h + b_hh
+        G, H = cell.num_gates, self.hidden_size
+        w_hh = w_hh.reshape(G, H, H)
+        da_x = np.empty((G, T, B, H), self.dtype)          # grad of W_ih x + b_ih, gate-major
+        # grad of W_hh h + b_hh; the same array when the cell says so
+        da_h = da_x if cell.shares_da else np.empty((G, T, B, H), self.dtype)
         lstm = isinstance(dstate, tuple)
         for t in reversed(range(T)):
             # h[t] feeds both the output at t and the next step: add the two gradients
@@ -284,17 +292,20 @@ class _Layer:
                 dstate = (dstate[0] + dh_seq[t], dstate[1])
             else:
                 dstate = dstate + dh_seq[t]
-            da_x[t], da_h[t], dstate = cell._step_backward(dstate, steps[t], w_hh)
-        da_x2 = da_x.reshape(T * B, G)
-        da_h2 = da_h.reshape(T * B, G)
+            _, da_h_t, dstate = cell._step_backward(dstate, steps[t], w_hh, out=da_x[:, t])
+            if da_h is not da_x:
+                da_h[:, t] = da_h_t
+        da_x = da_x.reshape(G, T * B, H)
+        da_h = da_h.reshape(G, T * B, H)
         sfx = self._suffix(layer, direction)
         grads = {
-            "weight_ih" + sfx: da_x2.T @ x.reshape(T * B, D),            # (G*H, D)
-            "weight_hh" + sfx: cell._weight_hh_grad(da_h2, steps),        # (G*H, H)
-            "bias_ih" + sfx: da_x2.sum(axis=0),
-            "bias_hh" + sfx: da_h2.sum(axis=0),
+            "weight_ih" + sfx: input_weight_grad(da_x, x.reshape(T * B, D)),   # (G*H, D)
+            "weight_hh" + sfx: cell._weight_hh_grad(da_h, steps),              # (G*H, H)
+            "bias_ih" + sfx: da_x.sum(axis=1).reshape(-1),
+            "bias_hh" + sfx: da_h.sum(axis=1).reshape(-1),
         }
-        dx = (da_x2 @ w_ih).reshape(T, B, D)                              # (T, B, D)
+        # a_x[k] = x W_ih,k^T  ->  dx = sum_k da_x[k] W_ih,k
+        dx = np.matmul(da_x, w_ih.reshape(G, H, D)).sum(axis=0).reshape(T, B, D)
         if direction == 1:
             dx = dx[::-1]
         return dx, dstate, grads
