@@ -114,7 +114,8 @@ class _Attention:
     def to_torch(self):
         """The PyTorch twin with these parameters (float32, like a fresh nn.Module)."""
         module = self.torch_class(*self.sizes)
-        module.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in self.params.items()})
+        module.load_state_dict({k: torch.tensor(v, dtype=torch.float32)
+                                for k, v in self.params.items()})
         return module
 
 
@@ -193,8 +194,9 @@ class AdditiveAttention(_Attention):
 
     def score(self, query, keys):
         # e_s = v^T tanh(W q + U k_s)
-        h = np.tanh((query @ self.params["W"].T)[:, None, :] + keys @ self.params["U"].T)  # (B, S, A)
-        return h @ self.params["v"]
+        W, U, v = self.params["W"], self.params["U"], self.params["v"]
+        h = np.tanh((query @ W.T)[:, None, :] + keys @ U.T)  # (B, S, A)
+        return h @ v
 
 
 # ----------------------------------------------------------------------------- PyTorch
@@ -207,7 +209,7 @@ class _TorchAttention(nn.Module):
 
         Returns context (B, Hv) and weights (B, S).
         """
-        if query.dim() != 2 or keys.dim() != 3 or values.dim() != 3 or keys.shape[:2] != values.shape[:2]:
+        if (query.dim(), keys.dim(), values.dim()) != (2, 3, 3) or keys.shape[:2] != values.shape[:2]:
             raise ValueError(f"query, keys, values: expected shapes (B, Hq), (B, S, Hk), (B, S, Hv), "
                              f"got {tuple(query.shape)}, {tuple(keys.shape)}, {tuple(values.shape)}")
         e = self.score(query, keys)  # (B, S)

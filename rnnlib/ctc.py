@@ -68,7 +68,8 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
     input_lengths = _check_int_vector("input_lengths", input_lengths, N)
     target_lengths = _check_int_vector("target_lengths", target_lengths, N)
     if ((input_lengths < 1) | (input_lengths > T)).any():
-        raise ValueError(f"input_lengths: expected values in [1, T={T}], got {input_lengths.tolist()}")
+        raise ValueError(f"input_lengths: expected values in [1, T={T}], "
+                         f"got {input_lengths.tolist()}")
     if (target_lengths < 0).any():
         raise ValueError(f"target_lengths: expected values >= 0, got {target_lengths.tolist()}")
 
@@ -92,7 +93,8 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
                              f"(N, max(target_lengths)), got {targets.shape}")
         padded = targets[:, :S].copy()
     else:
-        raise ValueError(f"targets: expected shape (N, S) or (sum(target_lengths),), got {targets.shape}")
+        raise ValueError(f"targets: expected shape (N, S) or (sum(target_lengths),), "
+                         f"got {targets.shape}")
     valid = np.arange(S) < target_lengths[:, None]  # (N, S)
     if ((padded < 0) | (padded >= C))[valid].any():
         raise ValueError(f"targets: expected class ids in [0, {C}), got {padded[valid].tolist()}")

@@ -238,8 +238,8 @@ class Seq2Seq(nn.Module):
         super().__init__()
         for name in ("cell", "num_layers"):
             if getattr(encoder, name) != getattr(decoder, name):
-                raise ValueError(f"decoder.{name}: expected the encoder's {getattr(encoder, name)!r}, "
-                                 f"got {getattr(decoder, name)!r}")
+                raise ValueError(f"decoder.{name}: expected the encoder's "
+                                 f"{getattr(encoder, name)!r}, got {getattr(decoder, name)!r}")
         if decoder.hidden_size != encoder.output_size:
             raise ValueError(f"decoder.hidden_size: expected encoder.output_size = "
                              f"{encoder.output_size}, got {decoder.hidden_size}")
@@ -332,7 +332,8 @@ class Seq2Seq(nn.Module):
         guarantee it.
         """
         if src.dim() != 2 or src.shape[0] != 1:
-            raise ValueError(f"src: beam search takes one source of shape (1, S), got {tuple(src.shape)}")
+            raise ValueError(f"src: beam search takes one source of shape (1, S), "
+                             f"got {tuple(src.shape)}")
         memory, state, mask = self.encoder(src, src_lengths)
         live = [([], 0.0, [])]  # (tokens, log p, attention rows)
         finished = []
@@ -342,7 +343,8 @@ class Seq2Seq(nn.Module):
             logits, state, a = self.decoder.step(
                 y_prev, state, memory.expand(K, -1, -1), mask.expand(K, -1))
             # log p(y_1..y_t) = log p(y_1..y_{t-1}) + log p(y_t | y_<t)
-            log_p = torch.tensor([lp for _, lp, _ in live])[:, None] + logits.double().log_softmax(1)
+            log_p_live = torch.tensor([lp for _, lp, _ in live])[:, None]  # (K, 1)
+            log_p = log_p_live + logits.double().log_softmax(dim=1)  # (K, V)
             V = log_p.shape[1]
             top = self._allowed(log_p).flatten().topk(min(beam_width - len(finished), K * V))
             rows, new_live = [], []

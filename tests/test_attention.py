@@ -75,7 +75,8 @@ def test_dot_attention_is_an_explicit_softmax():
         e = np.array([query[b] @ keys[b, s] for s in range(S)])
         a = np.exp(e) / np.exp(e).sum()
         np.testing.assert_allclose(weights[b], a, rtol=1e-12)
-        np.testing.assert_allclose(context[b], sum(a[s] * values[b, s] for s in range(S)), rtol=1e-12)
+        c = sum(a[s] * values[b, s] for s in range(S))
+        np.testing.assert_allclose(context[b], c, rtol=1e-12)
 
 
 def test_masked_softmax_is_stable():

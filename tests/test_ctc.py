@@ -90,7 +90,8 @@ def test_concatenated_targets_equal_padded():
 def test_float32_accepted_and_kept():
     z, targets, input_lengths, target_lengths = random_batch(2)
     lp = log_softmax(z)
-    loss32 = ctc_loss(lp.astype(np.float32), targets, input_lengths, target_lengths, reduction="none")
+    loss32 = ctc_loss(lp.astype(np.float32), targets, input_lengths, target_lengths,
+                      reduction="none")
     assert loss32.dtype == np.float32
     np.testing.assert_allclose(loss32, ctc_loss(lp, targets, input_lengths, target_lengths,
                                                 reduction="none"), rtol=1e-5)

@@ -114,7 +114,8 @@ def test_beam_log_prob_is_the_model_score(kind):
     hyps = model.beam_search(src[1:2], lengths[1:2], beam_width=4, max_len=8)
     assert len(hyps) == 4
     with torch.no_grad():
-        log_p = model.score(src[1:2].expand(4, -1), lengths[1:2].expand(4), padded([h.tokens for h in hyps]))
+        tgt = padded([h.tokens for h in hyps])
+        log_p = model.score(src[1:2].expand(4, -1), lengths[1:2].expand(4), tgt)
     torch.testing.assert_close(log_p.double(), torch.tensor([h.log_prob for h in hyps], dtype=torch.double))
     for h in hyps:
         assert (h.weights is None) == (kind == "plain")
