@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 book: $(STAMP)
 	rm -rf _build/html
+	$(BIN)/python site/vendor.py
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html (or: make serve)"
 

@@ -1,0 +1,46 @@
+"""A small Sphinx extension with the book's site policy.
+
+- The book has no live-code (Thebe) mode: its loader would fetch Thebe from a CDN, and
+  Jupyter Book 1 adds its configuration script twice, which is a console error in every
+  page. Both are removed from the pages.
+- The theme reads the colour mode from localStorage and, for a first-time reader who has
+  none stored, logs a console error before falling back to "auto". Pages start in "auto".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _is_thebe(script) -> bool:
+    filename = str(getattr(script, "filename", script) or "")
+    body = str(getattr(script, "attributes", {}).get("body", ""))
+    return "sphinx-thebe" in filename or "THEBE_JS_URL" in body
+
+
+def drop_thebe(app, pagename, templatename, context, doctree):
+    scripts = context.get("script_files")
+    if scripts:
+        context["script_files"] = [s for s in scripts if not _is_thebe(s)]
+    styles = context.get("css_files")
+    if styles:
+        context["css_files"] = [s for s in styles if "sphinx-thebe" not in str(getattr(s, "filename", s))]
+
+
+_MODE_UNSET = 'localStorage.getItem("mode") || ""'
+_MODE_AUTO = 'localStorage.getItem("mode") || "auto"'
+
+
+def default_mode_auto(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if _MODE_UNSET in text:
+            page.write_text(text.replace(_MODE_UNSET, _MODE_AUTO), encoding="utf-8")
+
+
+def setup(app):
+    app.connect("html-page-context", drop_thebe, priority=900)
+    app.connect("build-finished", default_mode_auto)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

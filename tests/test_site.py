@@ -1,0 +1,116 @@
+"""The built site as readers meet it, in a real browser (headless Debian chromium).
+
+These tests need the site in ``_build/html`` (``make book``; ``make test`` builds it first)
+and chromium at /usr/bin/chromium (``.ci/run`` installs it). Either one missing is a
+failure, not a skip. Screenshots of every page are written to ``_build/screenshots``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = Path(os.environ.get("RNN_COURSE_CHROMIUM", "/usr/bin/chromium"))
+# Flags for a closed network: no background services that phone home.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def toc_pages() -> list[str]:
+    """Every page listed in _toc.yml, as a path relative to the site root (no suffix)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        for chapter in part["chapters"]:
+            pages.append(chapter["file"])
+    return pages
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no built site at {SITE}: run `make book` first")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"chromium not found at {CHROMIUM}: install Debian's chromium (see .ci/run)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Visit:
+    """A page opened in a fresh context, with its console errors and every request recorded."""
+
+    def __init__(self, browser, url: str):
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("response", lambda r: r.status >= 400 and self.errors.append(
+            f"HTTP {r.status} for {r.url}"))
+        self.page.goto(url, wait_until="networkidle")
+
+    def foreign_requests(self) -> list[str]:
+        return [u for u in self.requests
+                if urlparse(u).scheme not in ("data", "blob", "about")
+                and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_loads_cleanly_and_locally(browser, server, page):
+    visit = Visit(browser, f"{server}/{page}.html")
+    try:
+        assert visit.page.title(), f"{page} has no title"
+        assert visit.errors == [], f"console errors on {page}: {visit.errors}"
+        assert visit.foreign_requests() == [], f"{page} loads from other hosts"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        visit.page.screenshot(path=str(SHOTS / f"{page.replace('/', '__')}.png"), full_page=True)
+    finally:
+        visit.close()
+
+
+def test_math_is_rendered(browser, server):
+    visit = Visit(browser, f"{server}/chapters/01_sequence_problem.html")
+    try:
+        visit.page.wait_for_selector("mjx-container", timeout=15000)
+        n_math = visit.page.locator("mjx-container").count()
+        assert n_math >= 5, f"only {n_math} formulas rendered"
+        # MathJax leaves no raw TeX delimiters in the rendered text.
+        assert "\\begin{" not in visit.page.inner_text("main")
+    finally:
+        visit.close()
