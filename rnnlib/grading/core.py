@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Case", "Question", "Exercise", "Ref", "compare", "encode", "decode",
+__all__ = ["Case", "Question", "Exercise", "Ref", "Fn", "compare", "encode", "decode",
            "EncodeError", "DecodeError", "diagnose"]
 
 
@@ -44,6 +44,30 @@ class Ref:
     name: str
 
 
+@dataclass(frozen=True)
+class Fn:
+    """An argument that is a function of the grader's: ``x -> module.attr(x, *args)``.
+
+    Only functions under ``rnnlib.grading`` can be named, and the child imports them.
+    """
+    target: str            # "rnnlib.grading.module:attr"
+    args: tuple = ()
+
+    def resolve(self):
+        import importlib
+        module, attr = self.target.split(":")
+        if not module.startswith("rnnlib.grading."):
+            raise DecodeError(f"function {self.target!r} is not the grader's")
+        fn, extra = getattr(importlib.import_module(module), attr), self.args
+
+        def f(*args):
+            return fn(*args, *extra)
+        return f
+
+    def __call__(self, *args, **kwargs):
+        return self.resolve()(*args, **kwargs)
+
+
 def encode(value, _depth=0):
     """A JSON-ready form of ``value``: arrays, numbers, strings, lists, tuples, str-keyed dicts."""
     if _depth > _MAX_DEPTH:
@@ -58,6 +82,8 @@ def encode(value, _depth=0):
         return bool(value)
     if isinstance(value, Ref):
         return {"__ref__": value.name}
+    if isinstance(value, Fn):
+        return {"__fn__": value.target, "args": encode(value.args, _depth + 1)}
     if isinstance(value, np.ndarray) or type(value).__name__ == "Tensor":
         if type(value).__name__ == "Tensor":
             value = value.detach().cpu().numpy()
@@ -105,6 +131,10 @@ def decode(obj, refs=None, _depth=0):
                 isinstance(kv, list) and len(kv) == 2 and isinstance(kv[0], str) for kv in items):
             raise DecodeError("malformed dict")
         return {k: decode(v, refs, _depth + 1) for k, v in items}
+    if "__fn__" in obj:
+        if not isinstance(obj["__fn__"], str) or obj["__fn__"].count(":") != 1:
+            raise DecodeError("malformed function")
+        return Fn(obj["__fn__"], decode(obj.get("args"), refs, _depth + 1)).resolve()
     if "__ref__" in obj:
         if refs is None or obj["__ref__"] not in refs:
             raise DecodeError(f"unknown reference {obj['__ref__']!r}")
