@@ -14,6 +14,7 @@ Values travel between the grader and the process running a submission as JSON th
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -210,7 +211,7 @@ class Exercise:
     title: str
     chapter: str
     questions: list
-    cell_timeout: float = 10.0     # seconds for each top-level cell of the submission
+    cell_timeout: float = 5.0      # seconds for each top-level cell of the submission
     wall_timeout: float = 30.0     # seconds for the whole child process
     memory_mb: int = 2048          # address-space limit of the child process
 
@@ -351,7 +352,9 @@ def diagnose(got, case, question):
     """The hint of the first known mistake that ``got`` reproduces exactly (or none)."""
     for hint, wrong in question.diagnoses:
         try:
-            wrong_out = wrong(*case.args, **case.kwargs)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                wrong_out = wrong(*case.args, **case.kwargs)
         except Exception:  # noqa: BLE001 -- a mistake that cannot apply to this input
             continue
         if not compare(got, wrong_out, question):

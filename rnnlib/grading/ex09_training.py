@@ -108,6 +108,7 @@ EXERCISE = Exercise(
     title="Train a recurrent classifier",
     chapter="chapters/09_sequence_tasks",
     wall_timeout=40.0,
+    cell_timeout=15.0,
     questions=[
         Question(name="predict", title="predictions have the right form", points=2,
                  cases=_contract_cases, score=_score_contract, timeout=5.0),

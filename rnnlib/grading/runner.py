@@ -15,6 +15,7 @@ For each notebook the grader
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import resource
@@ -128,10 +129,13 @@ def _run_child(plan, exercise, workdir, wall_timeout):
     return lines, killed, proc.returncode, tail, seconds
 
 
-def grade_notebook(path, seed=None):
-    """Grade one notebook; return its result dict (see :func:`grade`)."""
+def grade_notebook(path, seed=None, **limits):
+    """Grade one notebook; return its result dict (see :func:`grade`).
+
+    ``limits`` override the exercise's ``cell_timeout``, ``wall_timeout`` or ``memory_mb``.
+    """
     nb = read_notebook(path)
-    exercise = load_exercise(exercise_id_of(nb, path))
+    exercise = dataclasses.replace(load_exercise(exercise_id_of(nb, path)), **limits)
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "little")
     all_cases = _question_cases(exercise, seed)

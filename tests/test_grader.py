@@ -1,0 +1,302 @@
+"""The grader itself: command line, limits, isolation, learner files, in-notebook checks."""
+
+import contextlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnlib.grading import EXERCISES, Checker, load_exercise
+from rnnlib.grading.core import DecodeError, Fn, Question, decode, encode
+from rnnlib.grading.make_learner import BEGIN, END, main as make_learner_main, targets
+from rnnlib.grading.runner import grade_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+EXERCISES_DIR = REPO / "exercises"
+PY = sys.executable
+
+
+def _nb(path):
+    return json.loads(Path(path).read_text())
+
+
+def _write(tmp_path, name, nb):
+    path = tmp_path / name
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def _with_cell(nb, source, at=None):
+    nb = json.loads(json.dumps(nb))
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+            "id": f"extra-{len(nb['cells'])}", "source": source}
+    nb["cells"].insert(len(nb["cells"]) if at is None else at, cell)
+    return nb
+
+
+def _grade_cli(*args):
+    return subprocess.run([PY, "-m", "rnnlib.grade", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+
+
+# ----------------------------------------------------------------------------- the exercises
+
+def test_registry_sources_and_learner_notebooks_agree():
+    sources = {p.stem for p in (EXERCISES_DIR / "source").glob("*.ipynb")}
+    learners = {p.stem for p in EXERCISES_DIR.glob("*.ipynb")}
+    assert sources == learners == set(EXERCISES)
+    assert len(EXERCISES) >= 8
+    for ex_id in EXERCISES:
+        for path in (EXERCISES_DIR / f"{ex_id}.ipynb", EXERCISES_DIR / "source" / f"{ex_id}.ipynb"):
+            assert _nb(path)["metadata"]["rnnlib_exercise"]["id"] == ex_id
+        exercise = load_exercise(ex_id)
+        assert exercise.max_points == 10
+        defined = "".join("".join(c["source"]) for c in _nb(EXERCISES_DIR / f"{ex_id}.ipynb")["cells"])
+        for q in exercise.questions:
+            assert f"def {q.fn_name}(" in defined, (ex_id, q.fn_name)
+            assert f"check({q.fn_name})" in defined, (ex_id, q.fn_name)
+
+
+def test_learner_notebooks_are_up_to_date():
+    assert make_learner_main(["--check"]) == 0, "run: python -m rnnlib.grading.make_learner"
+
+
+def test_make_learner_detects_a_stale_file(tmp_path):
+    (tmp_path / "source").mkdir()
+    src = EXERCISES_DIR / "source" / "04_clipping.ipynb"
+    (tmp_path / "source" / src.name).write_text(src.read_text())
+    assert make_learner_main(["--check", "--root", str(tmp_path)]) == 1      # missing
+    assert make_learner_main(["--root", str(tmp_path)]) == 0                 # written
+    assert make_learner_main(["--check", "--root", str(tmp_path)]) == 0
+    learner = tmp_path / src.name
+    learner.write_text(learner.read_text().replace("replace this line", "replace that line"))
+    assert make_learner_main(["--check", "--root", str(tmp_path)]) == 1      # edited
+
+
+def test_learner_notebooks_contain_no_solution_text():
+    for src, dst in targets():
+        source, learner = _nb(src), dst.read_text()
+        assert BEGIN not in learner and END not in learner, dst
+        outside = []
+        inside = []
+        for cell in source["cells"]:
+            text = "".join(cell["source"])
+            for block in re.findall(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), text, re.DOTALL):
+                inside += [line.strip() for line in block.splitlines()]
+            outside.append(re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), "", text, flags=re.DOTALL))
+        outside = "\n".join(outside)
+        for line in inside:
+            # a solution line may appear in the learner file only if it also appears outside
+            # the solution blocks (e.g. a "return" line that is part of the stub)
+            if len(line) >= 12 and line not in outside:
+                assert json.dumps(line)[1:-1] not in learner, (dst.name, line)
+        assert all(c.get("outputs", []) == [] for c in json.loads(learner)["cells"]), dst
+
+
+# ----------------------------------------------------------------------------- command line
+
+def test_cli_prints_table_and_json_and_low_score_exits_0(tmp_path):
+    out = tmp_path / "result.json"
+    proc = _grade_cli(EXERCISES_DIR / "02_rnn_forward.ipynb", "--json", out, "--seed", 1)
+    assert proc.returncode == 0, proc.stderr
+    assert "rnn_step" in proc.stdout and "0/3" in proc.stdout and "total" in proc.stdout
+    result = json.loads(out.read_text())
+    assert result["score"] == 0 and result["max"] == 10
+    assert [q["name"] for q in result["questions"]] == ["rnn_step", "rnn_forward", "last_hidden"]
+    assert {"name", "points", "max", "messages", "hints"} <= set(result["questions"][0])
+
+
+def test_cli_several_notebooks_write_a_list(tmp_path):
+    out = tmp_path / "results.json"
+    proc = _grade_cli(EXERCISES_DIR / "source" / "04_clipping.ipynb",
+                      EXERCISES_DIR / "04_clipping.ipynb", "--json", out, "--jobs", 2)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(out.read_text())
+    assert [r["score"] for r in results] == [10, 0]
+
+
+@pytest.mark.parametrize("problem", ["missing", "unknown id", "no metadata", "not json"])
+def test_cli_misuse_exits_2_with_a_message(tmp_path, problem):
+    nb = _nb(EXERCISES_DIR / "02_rnn_forward.ipynb")
+    if problem == "missing":
+        path = tmp_path / "nope.ipynb"
+    elif problem == "unknown id":
+        nb["metadata"]["rnnlib_exercise"]["id"] = "99_nothing"
+        path = _write(tmp_path, "x.ipynb", nb)
+    elif problem == "no metadata":
+        del nb["metadata"]["rnnlib_exercise"]
+        path = _write(tmp_path, "x.ipynb", nb)
+    else:
+        path = tmp_path / "x.ipynb"
+        path.write_text("{ not json")
+    good = EXERCISES_DIR / "02_rnn_forward.ipynb"
+    proc = _grade_cli(good, path)
+    assert proc.returncode == 2
+    expected = {"missing": "no such file", "unknown id": "unknown exercise id '99_nothing'",
+                "no metadata": "not an exercise notebook", "not json": "not a notebook"}[problem]
+    assert expected in proc.stderr and str(path) in proc.stderr
+    assert proc.stdout == ""  # nothing graded when one argument is wrong
+
+
+# ----------------------------------------------------------------------------- limits and isolation
+
+def test_top_level_endless_loop_costs_nothing_else(tmp_path):
+    nb = _with_cell(_nb(EXERCISES_DIR / "source" / "04_clipping.ipynb"), "while True:\n    pass\n", at=2)
+    result = grade_notebook(_write(tmp_path, "loop.ipynb", nb), seed=1)
+    assert result["score"] == 10
+    assert [c["status"] for c in result["cells"]] == ["timeout"]
+    assert result["seconds"] < load_exercise("04_clipping").cell_timeout + 8
+
+
+def test_loop_that_disables_the_alarm_is_killed_at_the_wall_clock(tmp_path):
+    nb = _edit_source("04_clipping", "    clipped = {k: np.clip(g, -clip_value, clip_value)",
+                      "    import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                      "    while True:\n        pass\n    clipped = {k: np.clip(g, -clip_value, clip_value)")
+    result = grade_notebook(_write(tmp_path, "stubborn.ipynb", nb), seed=1, wall_timeout=6)
+    assert result["process"] == "killed at the wall-clock limit"
+    assert result["seconds"] < 10
+    points = {q["name"]: q["points"] for q in result["questions"]}
+    assert points == {"global_norm": 3, "clip_by_global_norm": 4, "clip_by_value": 0}
+
+
+def test_memory_hog_costs_only_its_question(tmp_path):
+    nb = _edit_source("04_clipping", "    norm = float(np.sqrt(total))",
+                      "    hog = [np.empty(10**8) for _ in range(10**4)]\n    norm = float(np.sqrt(total))")
+    result = grade_notebook(_write(tmp_path, "hog.ipynb", nb), seed=1)
+    q = {q["name"]: q for q in result["questions"]}
+    assert q["global_norm"]["points"] == 0 and "MemoryError" in " ".join(q["global_norm"]["messages"])
+    assert q["clip_by_global_norm"]["points"] == 4 and q["clip_by_value"]["points"] == 3
+
+
+def test_exit_in_a_cell_and_os_exit_in_a_function(tmp_path):
+    nb = _with_cell(_nb(EXERCISES_DIR / "source" / "02_rnn_forward.ipynb"), "import sys\nsys.exit(3)\n", at=2)
+    result = grade_notebook(_write(tmp_path, "exit.ipynb", nb), seed=1)
+    assert result["score"] == 10 and result["cells"][0]["error"].startswith("SystemExit")
+    nb = _edit_source("02_rnn_forward", "    lengths = np.asarray(lengths)",
+                      "    import os\n    os._exit(0)")
+    result = grade_notebook(_write(tmp_path, "os_exit.ipynb", nb), seed=1)
+    points = {q["name"]: q["points"] for q in result["questions"]}
+    assert points == {"rnn_step": 3, "rnn_forward": 4, "last_hidden": 0}
+
+
+def test_reference_solutions_pass_with_other_seeds(tmp_path):
+    for ex_id in ("02_rnn_forward", "05_lstm_step", "12_ctc_prefix_beam", "10_decoding"):
+        for seed in (7, 8):
+            result = grade_notebook(EXERCISES_DIR / "source" / f"{ex_id}.ipynb", seed=seed)
+            assert result["score"] == result["max"], (ex_id, seed, result["questions"])
+
+
+def _edit_source(ex_id, old, new):
+    nb = _nb(EXERCISES_DIR / "source" / f"{ex_id}.ipynb")
+    for cell in nb["cells"]:
+        text = "".join(cell["source"])
+        if old in text:
+            cell["source"] = text.replace(old, new)
+            return nb
+    raise AssertionError(old)
+
+
+# ----------------------------------------------------------------------------- values
+
+def test_encode_decode_round_trip():
+    value = (np.arange(6.0).reshape(2, 3), {"a": [1, 2.5, None, True], "b": np.array([True])},
+             np.float32(1.5), np.int64(3), "s", np.zeros((0, 2)))
+    back = decode(json.loads(json.dumps(encode(value))))
+    assert isinstance(back, tuple) and np.array_equal(back[0], value[0]) and back[0].dtype == float
+    assert back[1]["a"] == [1, 2.5, None, True] and back[1]["b"].dtype == bool
+    assert back[2] == 1.5 and back[3] == 3 and back[5].shape == (0, 2)
+
+
+@pytest.mark.parametrize("forged", [
+    {"__nd__": "object", "shape": [1], "data": [1]},
+    {"__nd__": "float64", "shape": [2, 2], "data": [1, 2, 3]},
+    {"__nd__": "float64", "shape": [1], "data": ["x"]},
+    {"__fn__": "os:system", "args": {"__tuple__": []}},
+    {"__ref__": "model"},
+    {"surprise": 1},
+])
+def test_decode_rejects_forged_values(forged):
+    with pytest.raises(DecodeError):
+        decode(forged)
+
+
+def test_fn_arguments_only_name_grader_functions():
+    f = Fn("rnnlib.grading.ex03_bptt:smooth_function", (np.ones(2), 0.0))
+    assert f(np.zeros(2)) == 0.0
+    with pytest.raises(DecodeError):
+        Fn("subprocess:run").resolve()
+
+
+# ----------------------------------------------------------------------------- check()
+
+def _run_source(ex_id, replace=None):
+    """Execute a source notebook's code cells in-process; return what check() printed."""
+    nb = _nb(EXERCISES_DIR / "source" / f"{ex_id}.ipynb")
+    ns = {"__name__": "__main__"}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "code" or "skip-grading" in cell["metadata"].get("tags", []):
+                continue
+            text = "".join(cell["source"])
+            for old, new in (replace or []):
+                text = text.replace(old, new)
+            exec(compile(text, "<cell>", "exec"), ns)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("ex_id", ["02_rnn_forward", "05_lstm_step", "06_gru_step", "12_ctc_loss"])
+def test_check_passes_the_reference(ex_id, monkeypatch):
+    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
+    printed = _run_source(ex_id)
+    lines = [ln for ln in printed.splitlines() if "checks passed" in ln]
+    assert len(lines) == len(load_exercise(ex_id).questions)
+    assert all(": all " in ln for ln in lines), printed
+
+
+@pytest.mark.parametrize("ex_id, replace, expected", [
+    ("05_lstm_step", [("i = sigmoid(a[:, :H])", "i = sigmoid(a[:, H:2 * H])"),
+                      ("f = sigmoid(a[:, H:2 * H])", "f = sigmoid(a[:, :H])")],
+     "your gates match the order f, i, g, o"),
+    ("05_lstm_step", [(' + params["bias_hh"]', "")], "without bias_hh"),
+    ("02_rnn_forward", [("h_next = np.tanh(a)", "h_next = a[:, :-1] if a.shape[1] > 1 else a")],
+     "h_next has shape (3, 4) but should be (3, 5)"),
+    ("03_bptt", [("h_prev = hs[t - 1] if t > 0 else h0", "h_prev = hs[t]")],
+     "off by one: step t's previous state is hs[t - 1]"),
+    ("06_gru_step", [("r = sigmoid(ax[:, :H] + ah[:, :H])", "r = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])")],
+     "the reset gate r is wrong"),
+    ("12_ctc_loss", [(" and l_ext[s] != l_ext[s - 2]", "")], "skip the blank between two equal labels"),
+    ("11_attention", [("e = np.exp(scores - scores.max(axis=1, keepdims=True))", "e = np.exp(scores)")],
+     "contains NaN or inf"),
+])
+def test_check_gives_targeted_hints_without_values(ex_id, replace, expected, monkeypatch):
+    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
+    printed = _run_source(ex_id, replace)
+    assert expected in printed, printed
+    assert not re.search(r"\d\.\d{3,}", printed), printed   # no numbers from the expected output
+
+
+def test_check_reports_stub_and_is_silent_inside_the_grader(monkeypatch, capsys):
+    check = Checker("04_clipping")
+
+    def global_norm(grads):
+        raise NotImplementedError("replace this line with your code")
+
+    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
+    check(global_norm)
+    assert "not implemented yet" in capsys.readouterr().out
+    monkeypatch.setenv("RNNLIB_GRADING", "1")
+    assert check(global_norm) is None
+    assert capsys.readouterr().out == ""
+
+
+def test_check_names_the_functions_it_knows(capsys, monkeypatch):
+    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
+    Checker("04_clipping")(print)
+    assert "expected one of the exercise's functions" in capsys.readouterr().out
