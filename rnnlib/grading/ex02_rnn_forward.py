@@ -125,7 +125,7 @@ def _lengths_no_minus_one(hs, lengths):
 EXERCISE = Exercise(
     id="02_rnn_forward",
     title="RNN step and sequence forward",
-    chapter="chapters/02_vanilla_rnn",
+    chapter="chapters/02_rnn_cell",
     questions=[
         Question(
             name="rnn_step", title="one step of an Elman RNN", points=3, cases=_step_cases,
