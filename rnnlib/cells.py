@@ -77,14 +77,11 @@ class RNNStep(NamedTuple):
 
 
 class LSTMStep(NamedTuple):
-    """What :meth:`LSTMCell._step_backward` needs from one step (all (B, H))."""
-    h_prev: np.ndarray
-    c_prev: np.ndarray
-    i: np.ndarray       # input gate
-    f: np.ndarray       # forget gate
-    g: np.ndarray       # candidate
-    o: np.ndarray       # output gate
-    tanh_c: np.ndarray  # tanh(c_next)
+    """What :meth:`LSTMCell._step_backward` needs from one step."""
+    h_prev: np.ndarray  # (B, H)
+    c_prev: np.ndarray  # (B, H)
+    gates: np.ndarray   # (4, B, H): input gate i, forget gate f, candidate g, output gate o
+    tanh_c: np.ndarray  # (B, H): tanh(c_next)
 
 
 class GRUStep(NamedTuple):
@@ -172,7 +169,7 @@ class _Cell:
             "bias_hh": da_h.sum(axis=1).reshape(-1),
         }
         # a_x[k] = x W_ih,k^T  ->  dx = sum_k da_x[k] W_ih,k
-        dx = np.matmul(da_x, p["weight_ih"].reshape(G, H, -1)).sum(axis=0)   # (B, D)
+        dx = input_grad(da_x, p["weight_ih"])                          # (B, D)
         return dx, dstate, grads
 
     def _weight_hh_grad(self, da_h, steps):
@@ -228,6 +225,15 @@ def input_projection(x, w_ih, b_ih, num_gates):
     a_x = np.matmul(x, gate_major(w_ih, G))                            # (G, N, H)
     a_x += b_ih.reshape(G, 1, -1)
     return a_x
+
+
+def input_grad(da, w_ih):
+    """``sum_k da[k] @ W_ih,k``: the (N, D) gradient of ``x`` from ``da`` (G, N, H), ``w_ih`` (G*H, D)."""
+    G, _, H = da.shape
+    dx = da[0] @ w_ih[:H]
+    for k in range(1, G):
+        dx += da[k] @ w_ih[k * H:(k + 1) * H]
+    return dx
 
 
 def input_weight_grad(da, x):
@@ -369,28 +375,30 @@ class LSTMCell(_Cell):
         # h_next = o * tanh(c_next)
         tanh_c = np.tanh(c_next)
         h_next = o * tanh_c
-        return (h_next, c_next), LSTMStep(h_prev, c_prev, i, f, g, o, tanh_c)
+        return (h_next, c_next), LSTMStep(h_prev, c_prev, a, tanh_c)
 
     def _step_backward(self, dstate_next, step, w_hh, out=None):
         dh_next, dc_next = dstate_next
-        h_prev, c_prev, i, f, g, o, tanh_c = step
-        da = np.empty((4,) + h_prev.shape, h_prev.dtype) if out is None else out  # (4, B, H)
-        da_i, da_f, da_g, da_o = da
-        # h_next = o * tanh(c_next)
-        do = dh_next * tanh_c
+        h_prev, c_prev, gates, tanh_c = step
+        i, f, g, o = gates
+        da = np.empty_like(gates) if out is None else out             # (4, B, H)
+        # h_next = o * tanh(c_next):  dc (through tanh) and do
         dc = dh_next * o
         dc *= 1.0 - tanh_c * tanh_c
         dc += dc_next                     # c_next also flows straight to the next step
-        # c_next = f * c_prev + i * g;  written as di, df, dg straight into da's blocks
-        di = np.multiply(dc, g, out=da_i)
-        df = np.multiply(dc, c_prev, out=da_f)
-        dg = np.multiply(dc, i, out=da_g)
+        np.multiply(dh_next, tanh_c, out=da[3])                        # do
+        # c_next = f * c_prev + i * g:  di, df, dg, dc_prev
+        np.multiply(dc, g, out=da[0])                                  # di
+        np.multiply(dc, c_prev, out=da[1])                             # df
+        np.multiply(dc, i, out=da[2])                                  # dg
         dc_prev = dc * f
-        # through the activations: sigmoid' = s(1 - s), tanh' = 1 - t^2
-        di *= i * (1.0 - i)
-        df *= f * (1.0 - f)
-        dg *= 1.0 - g * g
-        np.multiply(do, o * (1.0 - o), out=da_o)
+        # through the activations, all four blocks at once:
+        # sigmoid'(a) = s (1 - s) = s - s^2 for i, f, o;  tanh'(a) = 1 - g^2 for g
+        deriv = gates * gates                                          # (4, B, H)
+        np.subtract(gates[:2], deriv[:2], out=deriv[:2])
+        np.subtract(1.0, deriv[2], out=deriv[2])
+        np.subtract(gates[3], deriv[3], out=deriv[3])
+        da *= deriv
         # a[k] = ... + W_hh,k h_prev + ...  ->  dh_prev = sum_k W_hh,k^T da[k]
         dh_prev = np.matmul(da, w_hh).sum(axis=0)                      # (B, H)
         return da, da, (dh_prev, dc_prev)

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnlib._checks import check_array, check_size
-from rnnlib.cells import GRUCell, LSTMCell, RNNCell, gate_major, input_projection, input_weight_grad
+from rnnlib.cells import (GRUCell, LSTMCell, RNNCell, gate_major, input_grad, input_projection,
+                          input_weight_grad)
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
@@ -180,9 +181,9 @@ class _Layer:
             caches = []
             for direction in range(K):
                 index = layer * K + direction
-                h_seq, s_n, dcache = self._direction_forward(
-                    layer_in, self._cell_state(state0, index), layer, direction)
-                layer_out[:, :, direction * H:(direction + 1) * H] = h_seq
+                s_n, dcache = self._direction_forward(
+                    layer_in, self._cell_state(state0, index), layer, direction,
+                    out=layer_out[:, :, direction * H:(direction + 1) * H])
                 for dst, src in zip(state_n, s_n if isinstance(s_n, tuple) else (s_n,)):
                     dst[index] = src
                 caches.append(dcache)
@@ -197,11 +198,11 @@ class _Layer:
         p = self.params
         return p["weight_ih" + sfx], p["weight_hh" + sfx], p["bias_ih" + sfx], p["bias_hh" + sfx]
 
-    def _direction_forward(self, x, state, layer, direction):
+    def _direction_forward(self, x, state, layer, direction, out):
         """One direction of one layer over the sequence ``x`` (T, B, D) from ``state``.
 
-        Returns the hidden states ``h_seq`` (T, B, H) in time order, the final state and
-        a :class:`DirectionCache`.
+        Writes the hidden states into ``out`` (T, B, H) in time order; returns the final
+        state and a :class:`DirectionCache`.
         """
         cell = self.cells[layer][direction]
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
@@ -216,15 +217,13 @@ class _Layer:
         # a_x[:, t] = W_ih x[t] + b_ih for every t at once: one product per gate block
         a_x = input_projection(x.reshape(T * B, D), w_ih, b_ih, G).reshape(G, T, B, H)
         w_hh_t = gate_major(w_hh, G)                                     # (G, H, H)
-        h_seq = np.empty((T, B, H), self.dtype)
+        h_seq = out[::-1] if direction == 1 else out      # (T, B, H), processing order
         steps = []
         for t in range(T):
             state, step = cell._step(a_x[:, t], state, w_hh_t, b_hh)
             h_seq[t] = state[0] if isinstance(state, tuple) else state
             steps.append(step)
-        if direction == 1:
-            h_seq = h_seq[::-1]
-        return h_seq, state, DirectionCache(x, steps)
+        return state, DirectionCache(x, steps)
 
     # -- backward
     def backward(self, dout, cache, dstate_n=None):
@@ -288,24 +287,28 @@ class _Layer:
         lstm = isinstance(dstate, tuple)
         for t in reversed(range(T)):
             # h[t] feeds both the output at t and the next step: add the two gradients
-            if lstm:
-                dstate = (dstate[0] + dh_seq[t], dstate[1])
+            # (a new array at the last step, which must not write into dstate_n)
+            dh = dstate[0] if lstm else dstate
+            if t == T - 1:
+                dh = dh + dh_seq[t]
             else:
-                dstate = dstate + dh_seq[t]
+                dh += dh_seq[t]             # dh_prev of the step after: ours to modify
+            dstate = (dh, dstate[1]) if lstm else dh
             _, da_h_t, dstate = cell._step_backward(dstate, steps[t], w_hh, out=da_x[:, t])
             if da_h is not da_x:
                 da_h[:, t] = da_h_t
         da_x = da_x.reshape(G, T * B, H)
         da_h = da_h.reshape(G, T * B, H)
         sfx = self._suffix(layer, direction)
+        db_ih = da_x.sum(axis=1).reshape(-1)                            # (G*H,)
         grads = {
             "weight_ih" + sfx: input_weight_grad(da_x, x.reshape(T * B, D)),   # (G*H, D)
             "weight_hh" + sfx: cell._weight_hh_grad(da_h, steps),              # (G*H, H)
-            "bias_ih" + sfx: da_x.sum(axis=1).reshape(-1),
-            "bias_hh" + sfx: da_h.sum(axis=1).reshape(-1),
+            "bias_ih" + sfx: db_ih,
+            "bias_hh" + sfx: db_ih.copy() if da_h is da_x else da_h.sum(axis=1).reshape(-1),
         }
         # a_x[k] = x W_ih,k^T  ->  dx = sum_k da_x[k] W_ih,k
-        dx = np.matmul(da_x, w_ih.reshape(G, H, D)).sum(axis=0).reshape(T, B, D)
+        dx = input_grad(da_x, w_ih).reshape(T, B, D)                     # (T, B, D)
         if direction == 1:
             dx = dx[::-1]
         return dx, dstate, grads
