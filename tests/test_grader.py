@@ -301,3 +301,17 @@ def test_check_names_the_functions_it_knows(capsys, monkeypatch):
     monkeypatch.delenv("RNNLIB_GRADING", raising=False)
     Checker("04_clipping")(print)
     assert "expected one of the exercise's functions" in capsys.readouterr().out
+
+
+def test_gate_references_agree_with_rnnlib():
+    """The exercises compute gates from the equations and states with rnnlib: they agree."""
+    from rnnlib.grading import ex05_lstm_step as ex05
+    from rnnlib.grading import ex06_gru_step as ex06
+    rng = np.random.default_rng(0)
+    for case in ex05.EXERCISE.questions[0].cases(rng, True):
+        h, c, cache = ex05.ref_forward(*case.args)
+        h2, c2, _ = ex05._forward(*case.args)
+        assert np.allclose(h, h2) and np.allclose(c, c2) and np.allclose(cache["c_next"], c)
+    for q, kwargs in zip(ex06.EXERCISE.questions, [{}, {"reset_inside": False, "z_on_candidate": True}]):
+        for case in q.cases(rng, True):
+            assert np.allclose(q.reference(*case.args)[0], ex06._gru(*case.args, **kwargs)[0])

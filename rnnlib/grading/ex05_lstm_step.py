@@ -27,10 +27,11 @@ def _cell(params):
 
 
 def ref_forward(x, h_prev, c_prev, params):
-    (h, c), cache = _cell(params).forward(x, (h_prev, c_prev))
-    s = cache.step
-    return h, c, {"x": x, "h_prev": h_prev, "c_prev": c_prev, "i": s.i, "f": s.f, "g": s.g,
-                  "o": s.o, "c_next": c}
+    """h_next and c_next from rnnlib's LSTMCell; the gates from the equations (the cell's
+    cache layout is its own business)."""
+    (h, c), _ = _cell(params).forward(x, (h_prev, c_prev))
+    _, _, cache = _forward(x, h_prev, c_prev, params)
+    return h, c, dict(cache, c_next=c)
 
 
 def ref_backward(dh_next, dc_next, cache, params):

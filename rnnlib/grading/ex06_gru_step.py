@@ -19,11 +19,13 @@ from rnnlib.grading.core import Case, Exercise, Question
 
 def _ref(variant):
     def step(x, h_prev, params):
+        """h_next from rnnlib's GRUCell; the gates from the equations."""
         cell = GRUCell(x.shape[1], h_prev.shape[1], variant=variant)
         cell.params = {k: np.asarray(v, dtype=float) for k, v in params.items()}
-        h, cache = cell.forward(x, h_prev)
-        s = cache.step
-        return h, {"r": s.r, "z": s.z, "n": s.n}
+        h, _ = cell.forward(x, h_prev)
+        _, gates = _gru(x, h_prev, params, reset_inside=variant == "pytorch",
+                        z_on_candidate=variant == "textbook")
+        return h, gates
     return step
 
 
