@@ -9,6 +9,9 @@ same number of threads. Both libraries run in that process on the same data; eac
 timing is the fastest of ``--repeats`` runs, the two libraries interleaved, after a
 warm-up. Prints one line per case with the ratio rnnlib time / torch time, for wall
 time and for CPU time (the process's, all threads; robust to other load on the machine).
+The last column compares wall time with PyTorch run with oneDNN disabled: for float32 on
+the CPU PyTorch's default LSTM/GRU is oneDNN's fused RNN primitive, not its own per-op
+implementation.
 """
 
 from __future__ import annotations
@@ -69,7 +72,11 @@ def bench(cls, dtype, repeats):
         out, _ = module(xt)
         out.backward(doutt)
 
-    return best_times([ours, theirs], repeats)
+    def theirs_without_onednn():
+        with torch.backends.mkldnn.flags(enabled=False):
+            theirs()
+
+    return best_times([ours, theirs, theirs_without_onednn], repeats)
 
 
 def run(threads, repeats):
@@ -84,14 +91,14 @@ def run(threads, repeats):
     print(f"threads={threads} (numpy BLAS via {'/'.join(THREAD_VARS)}={os.environ.get(THREAD_VARS[0])}, "
           f"torch.get_num_threads()={torch.get_num_threads()})")
     print(f"{'case':<16}{'rnnlib ms':>10}{'torch ms':>10}{'ratio':>7}   "
-          f"{'rnnlib cpu':>11}{'torch cpu':>10}{'ratio':>7}")
+          f"{'rnnlib cpu':>11}{'torch cpu':>10}{'ratio':>7}   {'no-oneDNN ratio':>15}")
     for cls in (LSTM, GRU):
         for dtype in (np.float32, np.float64):
-            (ours, theirs), (ours_cpu, theirs_cpu) = bench(cls, dtype, repeats)
+            (ours, theirs, plain), (ours_cpu, theirs_cpu, _) = bench(cls, dtype, repeats)
             name = f"{cls.__name__} {np.dtype(dtype).name}"
             print(f"{name:<16}{ours * 1e3:>10.2f}{theirs * 1e3:>10.2f}{ours / theirs:>7.2f}   "
-                  f"{ours_cpu * 1e3:>11.2f}{theirs_cpu * 1e3:>10.2f}{ours_cpu / theirs_cpu:>7.2f}",
-                  flush=True)
+                  f"{ours_cpu * 1e3:>11.2f}{theirs_cpu * 1e3:>10.2f}{ours_cpu / theirs_cpu:>7.2f}   "
+                  f"{ours / plain:>15.2f}", flush=True)
 
 
 def main(argv=None):

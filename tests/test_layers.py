@@ -86,6 +86,10 @@ def test_dstate_n_defaults_to_zero(kind):
     b = layer.backward(dout, cache, zeros)
     assert np.array_equal(a[0], b[0])
     assert all(np.array_equal(a[2][k], b[2][k]) for k in a[2])
+    # the caller's arrays are read, never written
+    assert not np.any(as_tuple(zeros)) and np.all(dout == 1)
+    c = layer.backward(dout, cache)
+    assert all(np.array_equal(a[2][k], c[2][k]) for k in a[2])      # the cache is reusable
 
 
 @pytest.mark.parametrize("kind", KINDS)
