@@ -235,14 +235,15 @@ def test_fn_arguments_only_name_grader_functions():
 
 # ----------------------------------------------------------------------------- check()
 
-def _run_source(ex_id, replace=None):
-    """Execute a source notebook's code cells in-process; return what check() printed."""
-    nb = _nb(EXERCISES_DIR / "source" / f"{ex_id}.ipynb")
+def _run_notebook(path, replace=None, skip_tagged=True):
+    """Execute a notebook's code cells in-process, as a kernel would; return what they printed."""
+    nb = _nb(path)
     ns = {"__name__": "__main__"}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         for cell in nb["cells"]:
-            if cell["cell_type"] != "code" or "skip-grading" in cell["metadata"].get("tags", []):
+            if cell["cell_type"] != "code" or (
+                    skip_tagged and "skip-grading" in cell["metadata"].get("tags", [])):
                 continue
             text = "".join(cell["source"])
             for old, new in (replace or []):
@@ -251,13 +252,27 @@ def _run_source(ex_id, replace=None):
     return out.getvalue()
 
 
-@pytest.mark.parametrize("ex_id", ["02_rnn_forward", "05_lstm_step", "06_gru_step", "12_ctc_loss"])
+def _run_source(ex_id, replace=None):
+    return _run_notebook(EXERCISES_DIR / "source" / f"{ex_id}.ipynb", replace)
+
+
+@pytest.mark.parametrize("ex_id", sorted(EXERCISES))
 def test_check_passes_the_reference(ex_id, monkeypatch):
     monkeypatch.delenv("RNNLIB_GRADING", raising=False)
     printed = _run_source(ex_id)
     lines = [ln for ln in printed.splitlines() if "checks passed" in ln]
     assert len(lines) == len(load_exercise(ex_id).questions)
     assert all(": all " in ln for ln in lines), printed
+
+
+@pytest.mark.parametrize("ex_id", sorted(EXERCISES))
+def test_learner_notebook_runs_top_to_bottom(ex_id, monkeypatch):
+    """Run All on an untouched notebook raises nothing: every check reports the stub."""
+    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
+    printed = _run_notebook(EXERCISES_DIR / f"{ex_id}.ipynb", skip_tagged=False)
+    functions = {q.fn_name for q in load_exercise(ex_id).questions}
+    assert printed.count("not implemented yet") == len(functions), printed
+    assert ": all " not in printed
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the planted overflow

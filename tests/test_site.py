@@ -72,6 +72,7 @@ class Visit:
 
     def __init__(self, browser, url: str):
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.set_default_timeout(60000)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.requests: list[str] = []
@@ -112,5 +113,76 @@ def test_math_is_rendered(browser, server):
         assert n_math >= 5, f"only {n_math} formulas rendered"
         # MathJax leaves no raw TeX delimiters in the rendered text.
         assert "\\begin{" not in visit.page.inner_text("main")
+    finally:
+        visit.close()
+
+
+def _wait_for_widgets(visit, selector):
+    # The widget manager renders after the page's load event; on a busy machine that can take a while.
+    visit.page.wait_for_selector(selector, timeout=60000)
+
+
+def _explorer(visit, title):
+    return visit.page.locator(".rnx").filter(has=visit.page.locator(".rnx-title", has_text=title)).first
+
+
+def _readout(explorer):
+    return explorer.locator(".rnx-eq").inner_text()
+
+
+def _move_slider(slider, value):
+    slider.evaluate("(el, v) => { el.value = String(v); el.dispatchEvent(new Event('input')); }", value)
+
+
+@pytest.mark.parametrize("page, title, preset", [
+    ("chapters/05_lstm", "LSTM gate explorer", "forget"),
+    ("chapters/06_gru", "GRU gate explorer", "rewrite"),
+])
+def test_gate_explorer_is_live_without_a_kernel(browser, server, page, title, preset):
+    visit = Visit(browser, f"{server}/{page}.html")
+    try:
+        _wait_for_widgets(visit, ".rnx")
+        explorer = _explorer(visit, title)
+        explorer.scroll_into_view_if_needed()
+        before = _readout(explorer)
+        assert "=" in before, f"the {title} shows no values: {before!r}"
+        # A preset changes the gate parameters, and so the displayed values.
+        explorer.locator(".rnx-presets button", has_text=preset).click()
+        after_preset = _readout(explorer)
+        assert after_preset != before, f"preset {preset!r} changed nothing"
+        # Moving the input slider changes them again.
+        _move_slider(explorer.locator("input[type=range]").first, -1.7)
+        after_slider = _readout(explorer)
+        assert after_slider != after_preset, "moving x changed nothing"
+        explorer.screenshot(path=str(SHOTS / f"{page.split('/')[-1]}_explorer.png"))
+        assert visit.errors == [], f"console errors: {visit.errors}"
+    finally:
+        visit.close()
+
+
+def test_knowledge_check_gives_feedback_and_remembers_progress(browser, server):
+    url = f"{server}/chapters/01_sequence_problem.html"
+    visit = Visit(browser, url)
+    try:
+        _wait_for_widgets(visit, ".rnn-quiz")
+        quiz = visit.page.locator(".rnn-quiz").first
+        first = quiz.locator(".rnn-quiz-question").first
+        feedback = first.locator(".rnn-quiz-feedback")
+        # A wrong choice gets the hint written for it; the right one gets the explanation.
+        first.locator("input[type=radio]").nth(0).check()
+        first.locator(".rnn-quiz-check").click()
+        assert feedback.get_attribute("data-correct") == "false"
+        assert feedback.inner_text().startswith("Not quite.")
+        first.locator("input[type=radio]").nth(1).check()
+        first.locator(".rnn-quiz-check").click()
+        assert feedback.get_attribute("data-correct") == "true"
+        assert "1 of" in quiz.locator(".rnn-quiz-score").inner_text()
+        # Progress survives a reload (localStorage).
+        visit.page.reload(wait_until="networkidle")
+        _wait_for_widgets(visit, ".rnn-quiz")
+        first = visit.page.locator(".rnn-quiz .rnn-quiz-question").first
+        assert first.locator("input[type=radio]").nth(1).is_checked()
+        assert first.locator(".rnn-quiz-feedback").get_attribute("data-correct") == "true"
+        assert visit.errors == [], f"console errors: {visit.errors}"
     finally:
         visit.close()
