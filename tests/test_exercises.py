@@ -118,6 +118,8 @@ def test_grader_discriminates(ex_id, tmp_path):
                 problems.append(f"{description}: {q['name']} scored {q['points']}")
             if description == "reference" and q["points"] != q["max"]:
                 problems.append(f"reference: {q['name']} scored {q['points']}/{q['max']}")
+        if description in ("reference", "stub + cheating") and result["cells"]:
+            problems.append(f"{description}: cells failed: {result['cells']}")
         if description == "endless loop":
             assert result["seconds"] < load_exercise(ex_id).wall_timeout, result
         elif result["seconds"] >= 10:
