@@ -295,9 +295,9 @@ class RNNCell(_Cell):
     def _torch_init_kwargs(self):
         return {"nonlinearity": self.nonlinearity}
 
-    def _step(self, a_x, h_prev, w_hh, b_hh):
+    def _step(self, a_x, h_prev, w_hh_t, b_hh):
         # a = W_ih x + b_ih + W_hh h_prev + b_hh
-        a = h_prev @ w_hh[0]                                           # (B, H)
+        a = h_prev @ w_hh_t[0]                                         # (B, H)
         a += a_x[0]
         if b_hh is not None:
             a += b_hh[0]
@@ -357,10 +357,10 @@ class LSTMCell(_Cell):
         c = check_array(f"{name}[1] (c)", state[1], (B, H), "(B, H)", self.dtype)
         return h, c
 
-    def _step(self, a_x, state, w_hh, b_hh):
+    def _step(self, a_x, state, w_hh_t, b_hh):
         h_prev, c_prev = state
         # a = W_ih x + b_ih + W_hh h_prev + b_hh, one (B, H) block per gate i, f, g, o
-        a = np.matmul(h_prev, w_hh)                                    # (4, B, H)
+        a = np.matmul(h_prev, w_hh_t)                                  # (4, B, H)
         a += a_x
         if b_hh is not None:
             a += b_hh
@@ -458,11 +458,11 @@ class GRUCell(_Cell):
                              f"got variant={self.variant!r}")
         return super().to_torch()
 
-    def _step(self, a_x, h_prev, w_hh, b_hh):
+    def _step(self, a_x, h_prev, w_hh_t, b_hh):
         if self.variant == "textbook":
-            return self._step_textbook(a_x, h_prev, w_hh, b_hh)
+            return self._step_textbook(a_x, h_prev, w_hh_t, b_hh)
         # a_h = W_hh h_prev + b_hh, one (B, H) block per gate r, z, n
-        a_h = np.matmul(h_prev, w_hh)                                  # (3, B, H)
+        a_h = np.matmul(h_prev, w_hh_t)                                # (3, B, H)
         a_h += b_hh
         # r, z = sigmoid(W_i. x + b_i. + W_h. h_prev + b_h.)
         rz = a_x[:2] + a_h[:2]                                         # (2, B, H)
@@ -474,15 +474,15 @@ class GRUCell(_Cell):
         h_next = n + z * (h_prev - n)
         return h_next, GRUStep(h_prev, r, z, n, hn)
 
-    def _step_textbook(self, a_x, h_prev, w_hh, b_hh):
+    def _step_textbook(self, a_x, h_prev, w_hh_t, b_hh):
         # r, z = sigmoid(W_i. x + b_i. + W_h. h_prev + b_h.)
-        a_rz = np.matmul(h_prev, w_hh[:2])                             # (2, B, H)
+        a_rz = np.matmul(h_prev, w_hh_t[:2])                           # (2, B, H)
         a_rz += a_x[:2]
         a_rz += b_hh[:2]
         r, z = sigmoid(a_rz, out=a_rz)
         # n = tanh(W_in x + b_in + W_hn (r * h_prev) + b_hn)
         rh = r * h_prev
-        a_n = rh @ w_hh[2]                                             # (B, H)
+        a_n = rh @ w_hh_t[2]                                           # (B, H)
         a_n += a_x[2]
         a_n += b_hh[2, 0]
         n = np.tanh(a_n, out=a_n)
