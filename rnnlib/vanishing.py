@@ -78,7 +78,7 @@ def with_spectral_radius(w, rho):
 
 
 def _rnn_forward(layer, x, state0):
-    """Checks and runs a one-layer, one-direction :class:`~rnnlib.RNN`; ``h`` as (T+1, B, H)."""
+    """Checks and runs a one-layer, one-direction :class:`~rnnlib.layers.RNN`; ``h`` as (T+1, B, H)."""
     if not isinstance(layer, RNN):
         raise TypeError(f"layer must be an rnnlib.RNN, got {type(layer).__name__}")
     if layer.num_layers != 1 or layer.bidirectional:
@@ -96,7 +96,7 @@ def _rnn_forward(layer, x, state0):
 def step_jacobians(layer, x, state0=None):
     """Every step Jacobian ``J_t = dh_t/dh_{t-1} = diag(phi'(a_t)) W_hh`` of an RNN run on ``x``.
 
-    ``layer`` is a one-layer, one-direction :class:`~rnnlib.RNN` (tanh or ReLU), ``x``
+    ``layer`` is a one-layer, one-direction :class:`~rnnlib.layers.RNN` (tanh or ReLU), ``x``
     (T, B, D), ``state0`` (1, B, H) or None. Returns an array (T, B, H, H) whose entry
     ``[t-1]`` is ``J_t``. ``phi'`` is read off the state: ``1 - h_t^2`` for tanh,
     ``[h_t > 0]`` for ReLU.

@@ -271,7 +271,7 @@ class LSTMExplorer(_GateExplorer):
         super().__init__(preset, **kwargs)
 
     def values(self):
-        """What the front end shows, computed with :class:`rnnlib.LSTMCell` (see :func:`lstm_values`)."""
+        """What the front end shows, computed with :class:`rnnlib.cells.LSTMCell` (see :func:`lstm_values`)."""
         return lstm_values(self.x, self.h_prev, self.c_prev, self.w, self.u, self.b)
 
 
@@ -307,7 +307,7 @@ class GRUExplorer(_GateExplorer):
         return proposal.value
 
     def values(self):
-        """What the front end shows, computed with :class:`rnnlib.GRUCell` (see :func:`gru_values`)."""
+        """What the front end shows, computed with :class:`rnnlib.cells.GRUCell` (see :func:`gru_values`)."""
         return gru_values(self.x, self.h_prev, self.w, self.u, self.b, self.variant)
 
 
