@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import re
+import resource
 import signal
 import sys
 import traceback
@@ -59,9 +60,24 @@ def _learner_line(exc):
     return f"{frames[-1].filename} line {frames[-1].lineno}" if frames else ""
 
 
+def _apply_limits(limits):
+    """Memory (address space), CPU time and file size, before any submitted code runs.
+
+    Hard limits too, so the submission cannot raise them again.
+    """
+    mem = int(limits["memory_mb"]) * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    cpu = int(limits["cpu_seconds"]) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    size = int(limits["file_bytes"])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main(plan_path, out_path):
     with open(plan_path) as f:
         plan = json.load(f)
+    _apply_limits(plan["limits"])
     out = open(out_path, "w")
     dumps = json.dumps
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -82,41 +81,35 @@ def _question_cases(exercise, seed):
     return out
 
 
-def _limits(memory_mb, cpu_seconds):
-    def apply():
-        mem = int(memory_mb) * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        cpu = int(cpu_seconds) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (_MAX_RESULT_BYTES, _MAX_RESULT_BYTES))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return apply
-
-
 def _run_child(plan, exercise, workdir, wall_timeout):
-    plan_path = Path(workdir) / "plan.json"
-    out_path = Path(workdir) / "results.jsonl"
+    workdir = Path(workdir)
+    plan_path, out_path, err_path = workdir / "plan.json", workdir / "results.jsonl", workdir / "stderr"
+    plan = dict(plan, limits={"memory_mb": exercise.memory_mb, "cpu_seconds": wall_timeout + 1,
+                              "file_bytes": _MAX_RESULT_BYTES})
     plan_path.write_text(json.dumps(plan))
     env = {k: v for k, v in os.environ.items() if not k.startswith("RNNLIB_")}
     env.update(RNNLIB_GRADING="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1",
                MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONHASHSEED="0",
                PYTHONDONTWRITEBYTECODE="1")
     start = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rnnlib.grading.child", str(plan_path), str(out_path)],
-        cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, start_new_session=True,
-        preexec_fn=_limits(exercise.memory_mb, wall_timeout))
     killed = False
-    try:
-        _, stderr = proc.communicate(timeout=wall_timeout)
-    except subprocess.TimeoutExpired:
-        killed = True
+    with open(err_path, "wb") as err:
+        # the child sets its own resource limits before it runs any submitted code
+        # (no preexec_fn: it is unsafe when several notebooks are graded from threads)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rnnlib.grading.child", str(plan_path), str(out_path)],
+            cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=err, start_new_session=True)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        _, stderr = proc.communicate()
+            proc.wait(timeout=wall_timeout)
+        except subprocess.TimeoutExpired:
+            killed = True
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)   # the child and anything it started
+            except ProcessLookupError:
+                pass
+            proc.wait()
     seconds = time.monotonic() - start
     lines = []
     if out_path.exists() and out_path.stat().st_size <= _MAX_RESULT_BYTES:
@@ -125,7 +118,11 @@ def _run_child(plan, exercise, workdir, wall_timeout):
                 lines.append(json.loads(line))
             except json.JSONDecodeError:
                 break  # a line cut short by a kill
-    tail = (stderr or b"").decode(errors="replace").strip().splitlines()[-1:] if proc.returncode else []
+    tail = []
+    if proc.returncode:
+        with open(err_path, "rb") as f:
+            f.seek(max(0, err_path.stat().st_size - 4096))
+            tail = f.read().decode(errors="replace").strip().splitlines()[-1:]
     return lines, killed, proc.returncode, tail, seconds
 
 
