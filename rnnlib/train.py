@@ -137,7 +137,9 @@ def fit(model, loss_fn, batches, optimizer, *, epochs=1, max_norm=None, progress
         (``torch.nn.utils.clip_grad_norm_``); ``None`` does not clip (the norm is still
         recorded).
     progress : bool
-        Show a tqdm progress bar (one bar for the whole run, with the running loss).
+        Show a tqdm progress bar (one bar for the whole run, with the running loss). It
+        shows a total if the batches of an epoch have a length (return a list from
+        ``batches(epoch)`` rather than a generator to get one).
     desc : str
         The bar's label.
 
@@ -149,14 +151,17 @@ def fit(model, loss_fn, batches, optimizer, *, epochs=1, max_norm=None, progress
     if max_norm is not None and not max_norm > 0:
         raise ValueError(f"max_norm must be > 0 or None, got {max_norm!r}")
     params = [p for p in model.parameters() if p.requires_grad]
-    total = None
-    if not callable(batches) and hasattr(batches, "__len__"):
-        total = epochs * len(batches)
+    first = batches(0) if callable(batches) else batches
+    # The bar knows its length if an epoch's batches have one (a list, a DataLoader).
+    total = epochs * len(first) if hasattr(first, "__len__") else None
     history = History()
     model.train()
     with tqdm(total=total, desc=desc, disable=not progress, leave=True) as bar:
         for epoch in range(epochs):
-            epoch_batches = batches(epoch) if callable(batches) else batches
+            if epoch == 0:
+                epoch_batches = first
+            else:
+                epoch_batches = batches(epoch) if callable(batches) else batches
             steps = 0
             for batch in epoch_batches:
                 optimizer.zero_grad(set_to_none=True)

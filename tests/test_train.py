@@ -127,3 +127,17 @@ def test_minibatches_reject_mismatched_lengths_and_bad_sizes():
         list(minibatches(torch.zeros(3), torch.zeros(4), batch_size=2))
     with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
         list(minibatches(torch.zeros(3), batch_size=0))
+
+
+def test_the_callable_is_called_once_per_epoch_in_order():
+    calls = []
+    x, y = _regression(n=8)
+
+    def batches(epoch):
+        calls.append(epoch)
+        return [(x, y)]
+
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    history = fit(model, _mse, batches, opt, epochs=3, progress=False)
+    assert calls == [0, 1, 2] and history.steps_per_epoch == [1, 1, 1]
