@@ -83,6 +83,23 @@ class LSTMStep(NamedTuple):
     gates: np.ndarray   # (4, B, H): input gate i, forget gate f, candidate g, output gate o
     tanh_c: np.ndarray  # (B, H): tanh(c_next)
 
+    # Each gate by its name, (B, H): views into ``gates``.
+    @property
+    def i(self) -> np.ndarray:
+        return self.gates[0]
+
+    @property
+    def f(self) -> np.ndarray:
+        return self.gates[1]
+
+    @property
+    def g(self) -> np.ndarray:
+        return self.gates[2]
+
+    @property
+    def o(self) -> np.ndarray:
+        return self.gates[3]
+
 
 class GRUStep(NamedTuple):
     """What :meth:`GRUCell._step_backward` needs from one step (all (B, H))."""
