@@ -75,7 +75,8 @@ VARIANTS = {
          {"clip_by_value"}),
         ("clips the input in place and returns it",
          [("clipped = {k: np.clip(g, -clip_value, clip_value) for k, g in grads.items()}",
-           "clipped = grads\n    for g in grads.values():\n        np.clip(g, -clip_value, clip_value, out=g)\n"
+           "clipped = grads\n    for g in grads.values():\n"
+           "        np.clip(g, -clip_value, clip_value, out=g)\n"
            "    clipped = {k: g * (1 + 1e-3) for k, g in grads.items()}")], {"clip_by_value"}),
     ],
     "06_gru_step": [
@@ -119,7 +120,8 @@ VARIANTS = {
         ("mask applied after the softmax",
          [("    if mask is not None:\n        scores = np.where(mask, scores, -np.inf)\n", ""),
           ("weights = e / e.sum(axis=1, keepdims=True)",
-           "weights = e / e.sum(axis=1, keepdims=True)\n    if mask is not None:\n        weights = weights * mask")],
+           "weights = e / e.sum(axis=1, keepdims=True)\n"
+           "    if mask is not None:\n        weights = weights * mask")],
          {"masked_softmax"}),
         ("context from the keys", [('context = np.einsum("bs,bsh->bh", weights, values)',
                                     'context = np.einsum("bs,bsh->bh", weights, keys)')], {"attend"}),
@@ -129,10 +131,12 @@ VARIANTS = {
     "12_ctc_prefix_beam": [
         ("blanks dropped before merging",
          [("        if k != prev and k != blank:\n            labels.append(k)\n        prev = k",
-           "        if k != prev and k != blank:\n            labels.append(k)\n        if k != blank:\n            prev = k")],
+           "        if k != prev and k != blank:\n            labels.append(k)\n"
+           "        if k != blank:\n            prev = k")],
          {"collapse"}),
         ("greedy without collapsing", [("labels = collapse(np.argmax(log_probs, axis=1), blank)",
-                                        "labels = [int(k) for k in np.argmax(log_probs, axis=1) if k != blank]")],
+                                        "labels = [int(k) for k in np.argmax(log_probs, axis=1) "
+                                        "if k != blank]")],
          {"greedy_ctc"}),
         ("repeats extended from p_nb too",
          [("add(prefix + (k,), log_nb=y[k] + log_b)", "add(prefix + (k,), log_nb=y[k] + total)")],

@@ -3,7 +3,6 @@
 import contextlib
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 from rnnlib.grading import EXERCISES, Checker, load_exercise
-from rnnlib.grading.core import DecodeError, Fn, Question, decode, encode
+from rnnlib.grading.core import DecodeError, Fn, decode, encode
 from rnnlib.grading.make_learner import BEGIN, END, main as make_learner_main, targets
 from rnnlib.grading.runner import grade_notebook
 

@@ -1,7 +1,5 @@
 """Random inputs shared by the exercise specs."""
 
-import numpy as np
-
 
 def cell_params(rng, D, H, G=1, scale=0.6):
     """A cell's ``weight_ih`` (G*H, D), ``weight_hh`` (G*H, H), ``bias_ih``, ``bias_hh`` (G*H,).

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlib.grading.core import Case, DecodeError, decode, encode, judge, summarize
+from rnnlib.grading.core import DecodeError, decode, encode, judge, summarize
 from rnnlib.grading.exercises import EXERCISES, load_exercise
 
 __all__ = ["GradingError", "exercise_id_of", "grade", "grade_notebook", "format_table"]
@@ -266,5 +266,3 @@ def format_table(result, width=100):
     out.append(f"  {'total':<{name_w}}  {total:>9}  ({result['seconds']:.1f} s)")
     return "\n".join(out)
 
-
-_ = Case  # re-exported for specs that import it from here
