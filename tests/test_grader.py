@@ -329,3 +329,24 @@ def test_gate_references_agree_with_rnnlib():
     for q, kwargs in zip(ex06.EXERCISE.questions, [{}, {"reset_inside": False, "z_on_candidate": True}]):
         for case in q.cases(rng, True):
             assert np.allclose(q.reference(*case.args)[0], ex06._gru(*case.args, **kwargs)[0])
+
+
+def test_huge_or_strange_return_values_cost_only_their_question(tmp_path):
+    nb = _edit_source("04_clipping", "    norm = float(np.sqrt(total))",
+                      "    return np.zeros(10**7)")
+    nb = _edit_source_nb(nb, "    clipped = {k: np.clip(g, -clip_value, clip_value)",
+                         "    return print\n    clipped = {k: np.clip(g, -clip_value, clip_value)")
+    result = grade_notebook(_write(tmp_path, "huge.ipynb", nb), seed=1)
+    q = {q["name"]: q for q in result["questions"]}
+    assert q["global_norm"]["points"] == 0 and "too large" in " ".join(q["global_norm"]["messages"])
+    assert q["clip_by_value"]["points"] == 0 and "unusable" in " ".join(q["clip_by_value"]["messages"])
+    assert q["clip_by_global_norm"]["points"] == 4 and result["process"] == "ok"
+
+
+def _edit_source_nb(nb, old, new):
+    for cell in nb["cells"]:
+        text = "".join(cell["source"])
+        if old in text:
+            cell["source"] = text.replace(old, new)
+            return nb
+    raise AssertionError(old)

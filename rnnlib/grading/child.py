@@ -24,6 +24,9 @@ import traceback
 from rnnlib.grading.core import DecodeError, EncodeError, decode, encode
 
 
+_MAX_VALUE_CHARS = 4_000_000  # one returned value, as JSON; the grader's inputs are small
+
+
 class _Timeout(BaseException):
     """Raised by the alarm; a BaseException so ``except Exception`` does not swallow it."""
 
@@ -86,6 +89,7 @@ def main(plan_path, out_path):
         out.flush()
 
     signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a file over the size limit: OSError, not death
     ns = {"__name__": "__main__", "__builtins__": builtins,
           "display": lambda *args, **kwargs: None}
 
@@ -159,9 +163,25 @@ def main(plan_path, out_path):
                 results.append({"status": "stored"})
                 continue
             try:
-                results.append({"status": "ok", "value": encode(value)})
+                _set_alarm(call["timeout"])
+                encoded = encode(value)
+                size = len(dumps(encoded))
+                _set_alarm(0)
+            except _Timeout:
+                results.append({"status": "error", "error": "returned a value too large to send back"})
+                continue
             except EncodeError as exc:
+                _set_alarm(0)
                 results.append({"status": "error", "error": f"returned an unusable value: {exc}"})
+                continue
+            except BaseException as exc:  # noqa: BLE001 -- e.g. MemoryError on a huge value
+                _set_alarm(0)
+                results.append({"status": "error", "error": f"returned an unusable value: {_error_text(exc)}"})
+                continue
+            if size > _MAX_VALUE_CHARS:
+                results.append({"status": "error", "error": "returned a value too large to send back"})
+            else:
+                results.append({"status": "ok", "value": encoded})
         for name, value in saved.items():
             if value is _Timeout:
                 ns.pop(name, None)
