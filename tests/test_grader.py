@@ -350,3 +350,16 @@ def _edit_source_nb(nb, old, new):
             cell["source"] = text.replace(old, new)
             return nb
     raise AssertionError(old)
+
+
+def test_check_stops_an_endless_loop(monkeypatch, capsys):
+    import rnnlib.grading.check as check_module
+    monkeypatch.setattr(check_module, "CHECK_SECONDS", 0.5)
+    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
+
+    def global_norm(grads):
+        while True:
+            pass
+
+    Checker("04_clipping")(global_norm)
+    assert "did not finish within 0.5 s" in capsys.readouterr().out

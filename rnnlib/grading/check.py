@@ -5,8 +5,11 @@ is wrong -- which output, which shape, which gate, from which time step -- and n
 print an expected value. Inside the grader (``RNNLIB_GRADING=1``) ``check`` does nothing.
 """
 
+import contextlib
 import importlib
 import os
+import signal
+import threading
 import traceback
 
 import numpy as np
@@ -17,6 +20,30 @@ from rnnlib.grading.exercises import load_exercise
 __all__ = ["Checker"]
 
 _MISSING = object()
+CHECK_SECONDS = 10.0
+
+
+class _CheckTimeout(BaseException):
+    """Raised in the learner's function when a check takes too long."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Interrupt the body after ``seconds`` (main thread only; elsewhere no limit)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise _CheckTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _resolve(value, refs):
@@ -126,7 +153,13 @@ class Checker:
                 judged.append(judge(q, case, "error", error=f"no function {case.function} defined"))
                 continue
             try:
-                value = call(*_copy(args), **_copy(kwargs))
+                with _time_limit(CHECK_SECONDS + (case.timeout or 0)):
+                    value = call(*_copy(args), **_copy(kwargs))
+            except _CheckTimeout:
+                judged.append(judge(q, case, "error",
+                                    error=f"did not finish within {CHECK_SECONDS + (case.timeout or 0):g} s "
+                                          "(an endless loop?)"))
+                break
             except NotImplementedError:
                 judged.append(judge(q, case, "error", error="NotImplementedError"))
                 break
