@@ -1,0 +1,103 @@
+"""The chapters' knowledge checks: every quiz file is valid, and every chapter shows its own.
+
+Each ``rnnlib/quizzes/chNN.yml`` is loaded through ``chapter_quiz`` (which validates it), and
+each chapter notebook whose quiz file exists must display that quiz in a cell tagged
+``remove-input``, so the book shows the widget and not the code.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+import rnnlib.quiz as quiz_module
+from rnnlib.quiz import chapter_quiz
+
+ROOT = Path(__file__).resolve().parent.parent
+QUIZ_DIR = ROOT / "rnnlib" / "quizzes"
+CHAPTERS = ROOT / "chapters"
+QUIZ_IDS = sorted(p.stem for p in QUIZ_DIR.glob("*.yml"))
+QUIZ_CALL = re.compile(r"""chapter_quiz\(\s*["'](ch\d\d)["']\s*\)""")
+
+
+def chapter_notebooks_with_quiz() -> list[tuple[Path, str]]:
+    found = []
+    for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb")):
+        quiz_id = f"ch{path.name[:2]}"
+        if quiz_id in QUIZ_IDS:
+            found.append((path, quiz_id))
+    return found
+
+
+def test_there_are_quizzes():
+    assert "ch01" in QUIZ_IDS and len(QUIZ_IDS) >= 6, QUIZ_IDS
+
+
+@pytest.mark.parametrize("quiz_id", QUIZ_IDS)
+def test_quiz_file_is_valid(quiz_id):
+    quiz = chapter_quiz(quiz_id)                      # raises ValueError on a malformed file
+    assert quiz.quiz_id == quiz_id
+    assert 3 <= len(quiz.questions) <= 6, f"{quiz_id} has {len(quiz.questions)} questions"
+    for k, q in enumerate(quiz.questions):
+        assert q["question"].strip() and q["explanation"].strip(), f"{quiz_id} question {k}"
+        assert len(set(q["choices"])) == len(q["choices"]), f"{quiz_id} question {k}: repeated choice"
+        for i in map(int, q["hints"]):                # the validator's rule, restated
+            assert i != q["answer"] and 0 <= i < len(q["choices"])
+        assert quiz.check(k, q["answer"])
+        assert quiz.feedback(k, q["answer"]) == q["explanation"]
+
+
+@pytest.mark.parametrize("path, quiz_id", chapter_notebooks_with_quiz(),
+                         ids=lambda v: v.name if isinstance(v, Path) else v)
+def test_chapter_shows_its_quiz(path, quiz_id):
+    nb = nbformat.read(path, as_version=4)
+    calls = [(cell, QUIZ_CALL.findall(cell.source)) for cell in nb.cells if cell.cell_type == "code"]
+    calls = [(cell, ids) for cell, ids in calls if ids]
+    assert calls, f"{path.name} has a quiz file {quiz_id}.yml but no chapter_quiz cell"
+    assert [ids for _, ids in calls] == [[quiz_id]], (
+        f"{path.name} must call chapter_quiz({quiz_id!r}) once; found {[ids for _, ids in calls]}")
+    cell = calls[0][0]
+    assert "remove-input" in cell.metadata.get("tags", []), f"{path.name}: quiz cell not tagged remove-input"
+    # Stored with its output: the widget view and the widget state the static site renders.
+    views = [o for o in cell.get("outputs", [])
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert views, f"{path.name}: the quiz cell has no stored widget output (execute the notebook)"
+    model_id = views[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    assert model_id in state.get("state", {}), f"{path.name}: quiz widget state not saved"
+
+
+def _write(tmp_path, name, questions) -> Path:
+    path = tmp_path / f"{name}.yml"
+    path.write_text(yaml.safe_dump(questions, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+GOOD = {"question": "Which gate scales the old cell state?",
+        "choices": ["input", "forget", "output"], "answer": 1,
+        "explanation": "c_t = f ⊙ c_{t−1} + i ⊙ g.", "hints": {"0": "It scales the candidate."}}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"hints": {"1": "a hint on the right answer"}}, "not a wrong choice"),
+    ({"hints": {"3": "a hint on a choice that does not exist"}}, "not a wrong choice"),
+    ({"hints": {"x": "not an index"}}, "not a wrong choice"),
+    ({"answer": 3}, "answer"),
+    ({"choices": ["only one"], "answer": 0, "hints": {}}, "at least 2 choices"),
+])
+def test_validator_rejects_a_bad_file(tmp_path, monkeypatch, change, message):
+    monkeypatch.setattr(quiz_module, "_QUIZ_DIR", tmp_path)
+    _write(tmp_path, "good", [GOOD, GOOD])
+    _write(tmp_path, "bad", [GOOD, {**GOOD, **change}])
+    assert len(chapter_quiz("good").questions) == 2   # the unchanged question is accepted
+    with pytest.raises(ValueError, match=message):
+        chapter_quiz("bad")
+
+
+def test_missing_quiz_is_an_error():
+    with pytest.raises(ValueError, match="no quiz named"):
+        chapter_quiz("ch99-does-not-exist")
