@@ -1,0 +1,85 @@
+"""rnnlib.spoken_digits: the read-aloud task, vocabularies and padded batches."""
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlib.spoken_digits import (BOS, EOS, PAD, WORDS, Vocab, make_batch, read_aloud,
+                                  sample_pairs, source_vocab, target_vocab)
+
+
+def parse(source):
+    """Invert read_aloud independently: words back to digits."""
+    value = {w: str(i) for i, w in enumerate(WORDS)} | {"oh": "0"}
+    words, out, i = source.split(" "), [], 0
+    while i < len(words):
+        repeat = {"double": 2, "triple": 3}.get(words[i], 1)
+        if repeat > 1:
+            i += 1
+        out.append(value[words[i]] * repeat)
+        i += 1
+    return "".join(out)
+
+
+def test_read_aloud_examples():
+    assert read_aloud("407") == "four zero seven"
+    assert read_aloud("407", oh={1}) == "four oh seven"
+    assert read_aloud("55", group={0}) == "double five"
+    assert read_aloud("5555", group={0}) == "triple five five"
+    assert read_aloud("5555", group={3}) == "five five five five"  # position 3 starts no run
+    assert read_aloud("0001", oh={0, 1, 2}, group={0}) == "triple oh one"
+
+
+def test_sources_read_back_to_targets():
+    pairs = sample_pairs(2000, np.random.default_rng(0), 1, 12)
+    assert all(parse(source) == target for source, target in pairs)
+    words = {w for source, _ in pairs for w in source.split(" ")}
+    assert {"oh", "zero", "double", "triple"} <= words
+
+
+def test_lengths_cover_the_range_uniformly():
+    pairs = sample_pairs(3000, np.random.default_rng(1), 3, 7)
+    counts = np.bincount([len(t) for _, t in pairs], minlength=8)
+    assert counts[:3].sum() == 0 and counts[3:].min() > 500
+
+
+def test_same_generator_state_same_pairs():
+    a = sample_pairs(50, np.random.default_rng(7))
+    b = sample_pairs(50, np.random.default_rng(7))
+    c = sample_pairs(50, np.random.default_rng(8))
+    assert a == b and a != c
+
+
+def test_vocab_round_trip_and_specials():
+    sv, tv = source_vocab(), target_vocab()
+    assert sv.tokens[:3] == ["<pad>", "<bos>", "<eos>"] and (PAD, BOS, EOS) == (0, 1, 2)
+    assert len(tv) == 13
+    for source, target in sample_pairs(100, np.random.default_rng(2)):
+        assert sv.decode(sv.encode(source)) == source
+        assert tv.decode(tv.encode(target, eos=True) + [PAD]) == target
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        tv.encode("12a")
+
+
+def test_make_batch_pads_and_ends_with_eos():
+    pairs = [("one two three", "123"), ("nine", "9"), ("double four", "44")]
+    src, lengths, tgt = make_batch(pairs, source_vocab(), target_vocab())
+    assert src.shape == (3, 13) and tgt.shape == (3, 4)
+    assert lengths.tolist() == [13, 4, 11]
+    assert src.dtype == tgt.dtype == lengths.dtype == torch.long
+    for b, (source, target) in enumerate(pairs):
+        assert (src[b, lengths[b]:] == PAD).all()
+        assert tgt[b, len(target)] == EOS and (tgt[b, len(target) + 1:] == PAD).all()
+        assert target_vocab().decode(tgt[b]) == target
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="min_digits"):
+        sample_pairs(3, np.random.default_rng(0), 0, 4)
+    with pytest.raises(ValueError, match="min_digits"):
+        sample_pairs(3, np.random.default_rng(0), 5, 4)
+    with pytest.raises(ValueError, match="digits"):
+        read_aloud("12a")
+    with pytest.raises(ValueError, match="pairs"):
+        make_batch([], source_vocab(), target_vocab())
+    assert isinstance(Vocab("ab"), Vocab)
