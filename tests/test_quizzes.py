@@ -69,6 +69,11 @@ def test_chapter_shows_its_quiz(path, quiz_id):
     model_id = views[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     assert model_id in state.get("state", {}), f"{path.name}: quiz widget state not saved"
+    # The site shows the stored state, so it must match the quiz file (re-execute after editing it).
+    stored = state["state"][model_id]["state"]
+    assert stored["quiz_id"] == quiz_id
+    assert stored["questions"] == chapter_quiz(quiz_id).questions, (
+        f"{path.name} stores an older version of {quiz_id}.yml: re-execute the notebook")
 
 
 def _write(tmp_path, name, questions) -> Path:
