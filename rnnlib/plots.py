@@ -122,8 +122,12 @@ def draw_unrolled(
             _arrow(ax, (col, 1.3), (col, 1.7))
         if t + 1 < n_steps:
             _arrow(ax, (col + 0.3, 1.0), (col + 0.7, 1.0))
-    left = -0.5 if show_h0 else 0.5
-    ax.set_xlim(left, n_steps + 0.5)
+    return _finish(ax, (-0.5 if show_h0 else 0.5, n_steps + 0.5), title)
+
+
+def _finish(ax: Axes, xlim: tuple[float, float], title: str | None) -> Axes:
+    """Frame a diagram of three rows (x, h, y): equal aspect, no axis lines, a title."""
+    ax.set_xlim(*xlim)
     ax.set_ylim(-0.5, 2.5)
     ax.set_aspect("equal")
     ax.axis("off")

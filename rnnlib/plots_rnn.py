@@ -28,7 +28,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch
 
-from rnnlib.plots import COLORS, _arrow, _box, draw_unrolled
+from rnnlib.plots import COLORS, _arrow, _box, _finish, draw_unrolled
 
 __all__ = ["draw_folded_cell", "draw_elman_unrolled", "draw_bptt", "plot_activations",
            "plot_norms_by_lag", "ACTIVATIONS"]
@@ -70,13 +70,7 @@ def draw_folded_cell(ax: Axes, title: str | None = None) -> Axes:
     _label(ax, 1.28, 0.5, "$W_{xh}$")
     _label(ax, 1.28, 1.5, "$W_{hy}$")
     _label(ax, 2.02, 1.0, "$W_{hh}$\n(one-step\ndelay)")
-    ax.set_xlim(0.4, 2.4)
-    ax.set_ylim(-0.5, 2.5)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=10)
-    return ax
+    return _finish(ax, (0.4, 2.4), title)
 
 
 def draw_elman_unrolled(ax: Axes, steps: int, title: str | None = None) -> Axes:
