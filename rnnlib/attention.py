@@ -202,26 +202,47 @@ class AdditiveAttention(_Attention):
 # ----------------------------------------------------------------------------- PyTorch
 
 class _TorchAttention(nn.Module):
-    """Shared forward of the PyTorch twins; subclasses define ``score``."""
+    """Shared forward of the PyTorch twins.
+
+    Besides one query per row, (B, Hq), the twins take a whole sequence of queries,
+    (B, T, Hq), and attend with each of them: T calls in one (a Luong decoder uses it to
+    attend for every target step at once during training).
+
+    Every score splits into a part that depends on the keys only and a part that meets
+    the query, so a decoder attending over the same memory at every step can compute the
+    first once per source (Bahdanau et al. 2015, appendix A.1.2): ``project_keys(keys)``
+    gives it, and ``attend(query, projected, values, mask)`` finishes the job. ``forward``
+    is the two in a row, with shape checks. Subclasses define ``project_keys`` and
+    ``score(query (B, T, Hq), projected) -> (B, T, S)``.
+    """
 
     def forward(self, query, keys, values, mask=None):
-        """query (B, Hq), keys (B, S, Hk), values (B, S, Hv), mask (B, S) bool or None.
+        """query (B, Hq) or (B, T, Hq), keys (B, S, Hk), values (B, S, Hv), mask (B, S) bool
+        or None.
 
-        Returns context (B, Hv) and weights (B, S).
+        Returns context (B, Hv) and weights (B, S), or (B, T, Hv) and (B, T, S) for a
+        sequence of queries.
         """
-        if (query.dim(), keys.dim(), values.dim()) != (2, 3, 3) or keys.shape[:2] != values.shape[:2]:
-            raise ValueError(f"query, keys, values: expected shapes (B, Hq), (B, S, Hk), (B, S, Hv), "
-                             f"got {tuple(query.shape)}, {tuple(keys.shape)}, {tuple(values.shape)}")
-        e = self.score(query, keys)  # (B, S)
+        if (query.dim() not in (2, 3) or (keys.dim(), values.dim()) != (3, 3)
+                or keys.shape[:2] != values.shape[:2] or query.shape[0] != keys.shape[0]):
+            raise ValueError(f"query, keys, values: expected shapes (B, Hq) or (B, T, Hq), "
+                             f"(B, S, Hk), (B, S, Hv), got {tuple(query.shape)}, "
+                             f"{tuple(keys.shape)}, {tuple(values.shape)}")
+        if mask is not None and mask.shape != keys.shape[:2]:
+            raise ValueError(f"mask: expected shape {tuple(keys.shape[:2])}, got {tuple(mask.shape)}")
+        return self.attend(query, self.project_keys(keys), values, mask)
+
+    def attend(self, query, projected, values, mask=None):
+        """As ``forward``, with ``projected = project_keys(keys)`` computed beforehand."""
+        one_query = query.dim() == 2
+        e = self.score(query[:, None] if one_query else query, projected)  # (B, T, S)
         if mask is not None:
-            if mask.shape != e.shape:
-                raise ValueError(f"mask: expected shape {tuple(e.shape)}, got {tuple(mask.shape)}")
-            e = e.masked_fill(~mask, float("-inf"))
+            e = e.masked_fill(~mask[:, None, :], float("-inf"))
             values = values.masked_fill(~mask[:, :, None], 0.0)
-        a = torch.softmax(e, dim=-1)  # (B, S)
-        # c = sum_s a_s v_s
-        context = torch.einsum("bs,bsh->bh", a, values)  # (B, Hv)
-        return context, a
+        a = torch.softmax(e, dim=-1)  # (B, T, S)
+        # c_t = sum_s a_ts v_s
+        context = a @ values  # (B, T, Hv)
+        return (context[:, 0], a[:, 0]) if one_query else (context, a)
 
 
 def _torch_uniform(shape, fan_in):
@@ -234,8 +255,11 @@ class TorchDotAttention(_TorchAttention):
 
     sizes = ()
 
-    def score(self, query, keys):
-        return torch.einsum("bh,bsh->bs", query, keys)
+    def project_keys(self, keys):
+        return keys
+
+    def score(self, query, projected):
+        return query @ projected.transpose(1, 2)
 
 
 class TorchGeneralAttention(_TorchAttention):
@@ -246,8 +270,12 @@ class TorchGeneralAttention(_TorchAttention):
         self.sizes = (query_size, key_size)
         self.W = _torch_uniform((query_size, key_size), key_size)
 
-    def score(self, query, keys):
-        return torch.einsum("bq,qk,bsk->bs", query, self.W, keys)
+    def project_keys(self, keys):
+        return keys @ self.W.T  # W k_s, (B, S, Hq)
+
+    def score(self, query, projected):
+        # q^T W k_s = q . (W k_s)
+        return query @ projected.transpose(1, 2)
 
 
 class TorchConcatAttention(_TorchAttention):
@@ -259,9 +287,12 @@ class TorchConcatAttention(_TorchAttention):
         self.W = _torch_uniform((hidden_size, query_size + key_size), query_size + key_size)
         self.v = _torch_uniform((hidden_size,), hidden_size)
 
-    def score(self, query, keys):
-        q = query[:, None, :].expand(-1, keys.shape[1], -1)
-        h = torch.tanh(torch.cat([q, keys], dim=2) @ self.W.T)  # (B, S, A)
+    def project_keys(self, keys):
+        return keys @ self.W[:, self.sizes[0]:].T  # W [q; k_s] = W_q q + W_k k_s; W_k k_s here
+
+    def score(self, query, projected):
+        W_q = self.W[:, :self.sizes[0]]
+        h = torch.tanh((query @ W_q.T)[:, :, None] + projected[:, None])  # (B, T, S, A)
         return h @ self.v
 
 
@@ -275,8 +306,11 @@ class TorchAdditiveAttention(_TorchAttention):
         self.U = _torch_uniform((hidden_size, key_size), key_size)
         self.v = _torch_uniform((hidden_size,), hidden_size)
 
-    def score(self, query, keys):
-        h = torch.tanh((query @ self.W.T)[:, None, :] + keys @ self.U.T)  # (B, S, A)
+    def project_keys(self, keys):
+        return keys @ self.U.T  # U k_s, (B, S, A)
+
+    def score(self, query, projected):
+        h = torch.tanh((query @ self.W.T)[:, :, None] + projected[:, None])  # (B, T, S, A)
         return h @ self.v
 
 

@@ -6,7 +6,8 @@ state; a decoder starts from that state and emits one token at a time,
     p(y_1..y_T | x) = prod_t p(y_t | y_<t, x),
 
 fed with y_{t-1} (BOS at t = 1) until it emits EOS. Three decoders share one interface,
-``logits, state, weights = decoder.step(y_prev, state, memory, mask)``:
+``logits, state, weights = decoder.step(y_prev, state, memory, mask)`` for one step, and
+``decoder(y_in, state, memory, mask)`` for all the steps of a known input (teacher forcing):
 
 - :class:`PlainDecoder`: the source reaches the decoder only through the initial state
   (the fixed-size "context vector" bottleneck).
@@ -70,7 +71,8 @@ class Encoder(nn.Module):
     memory (B, S, H_out) with zeros at padded positions, the final state for the
     decoder, (num_layers, B, H_out) (or an (h, c) pair), with both directions
     concatenated, and mask (B, S) bool, True at real tokens. H_out = H * directions.
-    Sequences are packed, so padding never enters the recurrence.
+    Sequences are packed, so padding never enters the recurrence (a one-layer,
+    one-direction GRU runs on the padded batch instead, which gives the same result).
     """
 
     def __init__(self, vocab_size, embed_size, hidden_size, cell="gru", num_layers=1,
@@ -91,6 +93,8 @@ class Encoder(nn.Module):
             raise ValueError(f"src_lengths: expected shape ({B},) with values in [1, {S}], "
                              f"got {src_lengths.tolist()}")
         mask = torch.arange(S) < src_lengths[:, None]  # (B, S)
+        if self.cell == "gru" and self.num_layers == 1 and not self.rnn.bidirectional:
+            return self._forward_padded(src, src_lengths, mask)
         packed = nn.utils.rnn.pack_padded_sequence(self.embed(src), src_lengths.cpu(),
                                                    batch_first=True, enforce_sorted=False)
         memory, state = self.rnn(packed)
@@ -101,6 +105,14 @@ class Encoder(nn.Module):
                 return torch.cat([h[0::2], h[1::2]], dim=2)
             state = tuple(map(merge, state)) if isinstance(state, tuple) else merge(state)
         return memory, state, mask
+
+    def _forward_padded(self, src, src_lengths, mask):
+        # A one-layer, left-to-right GRU: padding at the end never reaches an earlier
+        # position, so the padded batch runs as it is (about 3x faster to train on a CPU
+        # than packing) and the final state is the output at the last real token.
+        memory, _ = self.rnn(self.embed(src))  # (B, S, H)
+        state = memory[torch.arange(len(src)), src_lengths - 1][None]  # (1, B, H)
+        return memory * mask[:, :, None], state, mask
 
 
 class _Decoder(nn.Module):
@@ -117,6 +129,20 @@ class _Decoder(nn.Module):
         out, state = self.rnn(x[:, None, :], state)
         return out[:, 0], state
 
+    def forward(self, y_in, state, memory, mask):
+        """Every step of a teacher-forced pass: y_in (B, T) holds y_0 = BOS, y_1..y_{T-1}.
+
+        Returns logits (B, T, V), the final state and weights (B, T, S) (None without
+        attention): the same as T calls of ``step``.
+        """
+        logits, weights = [], []
+        for t in range(y_in.shape[1]):
+            logits_t, state, a = self.step(y_in[:, t], state, memory, mask)
+            logits.append(logits_t)
+            weights.append(a)
+        weights = None if weights[0] is None else torch.stack(weights, dim=1)
+        return torch.stack(logits, dim=1), state, weights
+
 
 class PlainDecoder(_Decoder):
     """No attention: s_t = RNN(E y_{t-1}, s_{t-1}), logits = W_o s_t.
@@ -131,6 +157,11 @@ class PlainDecoder(_Decoder):
 
     def step(self, y_prev, state, memory, mask):
         s, state = self._rnn_step(self.embed(y_prev), state)
+        return self.out(s), state, None
+
+    def forward(self, y_in, state, memory, mask):
+        # The inputs are known in advance, so the RNN runs over all T steps in one call.
+        s, state = self.rnn(self.embed(y_in), state)  # (B, T, H)
         return self.out(s), state, None
 
 
@@ -156,6 +187,21 @@ class BahdanauDecoder(_Decoder):
         c, a = self.attention(_top_hidden(state), memory, memory, mask)  # (B, H_m), (B, S)
         s, state = self._rnn_step(torch.cat([self.embed(y_prev), c], dim=1), state)
         return self.out(torch.cat([s, c], dim=1)), state, a
+
+    def forward(self, y_in, state, memory, mask):
+        # c_t depends on s_{t-1}, so the steps run one by one; the embedding and the
+        # output layer, which do not feed the recurrence, run once over all T steps.
+        x = self.embed(y_in)  # (B, T, E)
+        keys = self.attention.project_keys(memory)  # U m_s, once for all steps
+        s, c, a = [], [], []
+        for t in range(y_in.shape[1]):
+            c_t, a_t = self.attention.attend(_top_hidden(state), keys, memory, mask)
+            s_t, state = self._rnn_step(torch.cat([x[:, t], c_t], dim=1), state)
+            s.append(s_t)
+            c.append(c_t)
+            a.append(a_t)
+        s, c = torch.stack(s, dim=1), torch.stack(c, dim=1)  # (B, T, H), (B, T, H_m)
+        return self.out(torch.cat([s, c], dim=2)), state, torch.stack(a, dim=1)
 
 
 class LuongDecoder(_Decoder):
@@ -189,10 +235,22 @@ class LuongDecoder(_Decoder):
 
     def step(self, y_prev, state, memory, mask):
         h, state = self._rnn_step(self.embed(y_prev), state)
+        logits, a = self._output(h, memory, mask)
+        return logits, state, a
+
+    def _output(self, h, memory, mask):
+        """h (B, H) or (B, T, H) -> logits and attention weights."""
         c, a = self.attention(h, memory, memory, mask)
         # h~_t = tanh(W_c [c_t; h_t])
-        h_tilde = torch.tanh(self.W_c(torch.cat([c, h], dim=1)))
-        return self.W_s(h_tilde), state, a
+        h_tilde = torch.tanh(self.W_c(torch.cat([c, h], dim=-1)))
+        return self.W_s(h_tilde), a
+
+    def forward(self, y_in, state, memory, mask):
+        # Without input feeding the RNN never sees c_t, so it runs over all T steps in one
+        # call, and attention then serves all T queries at once.
+        h, state = self.rnn(self.embed(y_in), state)  # (B, T, H)
+        logits, a = self._output(h, memory, mask)
+        return logits, state, a
 
 
 @dataclass
@@ -255,17 +313,18 @@ class Seq2Seq(nn.Module):
         """
         memory, state, mask = self.encoder(src, src_lengths)
         B, T = tgt.shape
+        if teacher_forcing_ratio >= 1:  # inputs BOS, y_1..y_{T-1}, all known in advance
+            y_in = torch.cat([torch.full((B, 1), self.bos_id, dtype=torch.long), tgt[:, :-1]], 1)
+            logits, _, weights = self.decoder(y_in, state, memory, mask)
+            return logits, weights
         y_prev = torch.full((B,), self.bos_id, dtype=torch.long)
         logits, weights = [], []
         for t in range(T):
             logits_t, state, a = self.decoder.step(y_prev, state, memory, mask)
             logits.append(logits_t)
             weights.append(a)
-            if teacher_forcing_ratio >= 1:
-                y_prev = tgt[:, t]
-            else:
-                teacher = torch.rand(B, generator=generator) < teacher_forcing_ratio
-                y_prev = torch.where(teacher, tgt[:, t], self._allowed(logits_t).argmax(dim=1))
+            teacher = torch.rand(B, generator=generator) < teacher_forcing_ratio
+            y_prev = torch.where(teacher, tgt[:, t], self._allowed(logits_t).argmax(dim=1))
         weights = None if weights[0] is None else torch.stack(weights, dim=1)
         return torch.stack(logits, dim=1), weights
 

@@ -128,3 +128,37 @@ def test_bad_input_raises(change, argument):
     kwargs.update(change)
     with pytest.raises(ValueError, match=argument):
         AdditiveAttention(Hq, Hk, A, rng=0).forward(**kwargs)
+
+
+def test_pytorch_twin_attends_with_a_sequence_of_queries(kind):
+    """(B, T, Hq) queries give the T one-query results, and attend() on projected keys
+    equals forward()."""
+    _, torch_class, sizes = TWINS[kind]
+    torch.manual_seed(0)
+    module = torch_class(*sizes).double()
+    query, keys, values, mask = (torch.tensor(x) for x in inputs(kind))
+    queries = torch.stack([query, 2 * query, -query], dim=1)  # (B, T=3, Hq)
+    context, weights = module(queries, keys, values, mask)
+    assert context.shape == (B, 3, Hv) and weights.shape == (B, 3, S)
+    for t in range(3):
+        context_t, weights_t = module(queries[:, t], keys, values, mask)
+        torch.testing.assert_close(context[:, t], context_t, rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(weights[:, t], weights_t, rtol=1e-12, atol=1e-14)
+    projected = module.project_keys(keys)
+    torch.testing.assert_close(module.attend(queries, projected, values, mask), (context, weights),
+                               rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("change, argument", [
+    (dict(query=torch.zeros(3, 2, 4, 1)), "query"),
+    (dict(query=torch.zeros(2, 4)), "query"),
+    (dict(values=torch.zeros(3, 6, 6)), "values"),
+    (dict(mask=torch.ones(3, 6, dtype=torch.bool)), "mask"),
+])
+def test_pytorch_twin_bad_shapes_raise(change, argument):
+    query, keys, values, mask = (torch.tensor(x) for x in inputs("additive"))
+    kwargs = dict(query=query, keys=keys, values=values, mask=mask)
+    kwargs.update(change)
+    module = TorchAdditiveAttention(Hq, Hk, A).double()
+    with pytest.raises(ValueError, match=argument):
+        module(**kwargs)

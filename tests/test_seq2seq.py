@@ -196,3 +196,62 @@ def test_bad_configuration_raises():
     model = make_model("plain")
     with pytest.raises(ValueError, match="src"):
         model.beam_search(torch.ones(2, 5, dtype=torch.long), torch.tensor([5, 5]))
+
+
+def step_by_step(model, src, lengths, tgt):
+    """Teacher forcing the slow way: one decoder.step per target position."""
+    memory, state, mask = model.encoder(src, lengths)
+    y_prev = torch.full((len(src),), BOS)
+    logits, weights = [], []
+    for t in range(tgt.shape[1]):
+        logits_t, state, a = model.decoder.step(y_prev, state, memory, mask)
+        logits.append(logits_t)
+        weights.append(a)
+        y_prev = tgt[:, t]
+    return torch.stack(logits, 1), None if weights[0] is None else torch.stack(weights, 1)
+
+
+@pytest.mark.parametrize("kind, cell, bidirectional", CONFIGS)
+def test_teacher_forced_pass_equals_step_by_step(kind, cell, bidirectional):
+    """Seq2Seq.forward runs the decoder over all steps at once; it must equal T steps."""
+    model = make_model(kind, cell, bidirectional)
+    src, lengths = sources()
+    tgt = torch.randint(3, V, (3, 6), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        logits, weights = model(src, lengths, tgt)
+        logits_slow, weights_slow = step_by_step(model, src, lengths, tgt)
+    torch.testing.assert_close(logits, logits_slow, rtol=1e-5, atol=1e-5)
+    if weights is None:
+        assert weights_slow is None
+    else:
+        torch.testing.assert_close(weights, weights_slow, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_two_layer_teacher_forced_pass_equals_step_by_step(cell):
+    torch.manual_seed(0)
+    model = Seq2Seq(Encoder(V, E, H, cell=cell, num_layers=2),
+                    LuongDecoder(V, E, H, H, score="concat", attention_size=A, cell=cell,
+                                 num_layers=2), bos_id=BOS, eos_id=EOS, pad_id=PAD)
+    src, lengths = sources()
+    tgt = torch.randint(3, V, (3, 6), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        fast, slow = model(src, lengths, tgt), step_by_step(model, src, lengths, tgt)
+    for x, y in zip(fast, slow):
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6)
+
+
+def test_unpacked_gru_encoder_equals_packed():
+    """The one-layer GRU encoder skips packing; the result must be what packing gives."""
+    torch.manual_seed(0)
+    encoder = Encoder(V, E, H)
+    src, lengths = sources()
+    memory, state, mask = encoder(src, lengths)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(encoder.embed(src), lengths,
+                                                     batch_first=True, enforce_sorted=False)
+    memory_packed, state_packed = encoder.rnn(packed)
+    memory_packed, _ = torch.nn.utils.rnn.pad_packed_sequence(memory_packed, batch_first=True,
+                                                              total_length=src.shape[1])
+    torch.testing.assert_close(memory, memory_packed, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(state, state_packed, rtol=1e-6, atol=1e-7)
+    assert (memory[~mask] == 0).all() and state.shape == (1, 3, H)
