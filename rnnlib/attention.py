@@ -228,17 +228,23 @@ class _TorchAttention(nn.Module):
             raise ValueError(f"query, keys, values: expected shapes (B, Hq) or (B, T, Hq), "
                              f"(B, S, Hk), (B, S, Hv), got {tuple(query.shape)}, "
                              f"{tuple(keys.shape)}, {tuple(values.shape)}")
-        if mask is not None and mask.shape != keys.shape[:2]:
-            raise ValueError(f"mask: expected shape {tuple(keys.shape[:2])}, got {tuple(mask.shape)}")
+        if mask is not None:
+            if mask.shape != keys.shape[:2]:
+                raise ValueError(f"mask: expected shape {tuple(keys.shape[:2])}, "
+                                 f"got {tuple(mask.shape)}")
+            # a_s = 0 at masked positions, but 0 * inf or 0 * NaN is NaN: zero those values
+            values = values.masked_fill(~mask[:, :, None], 0.0)
         return self.attend(query, self.project_keys(keys), values, mask)
 
     def attend(self, query, projected, values, mask=None):
-        """As ``forward``, with ``projected = project_keys(keys)`` computed beforehand."""
+        """As ``forward``, with ``projected = project_keys(keys)`` computed beforehand.
+
+        Unlike ``forward``, values at masked positions must be finite (an encoder's
+        ``memory`` is 0 there)."""
         one_query = query.dim() == 2
         e = self.score(query[:, None] if one_query else query, projected)  # (B, T, S)
         if mask is not None:
             e = e.masked_fill(~mask[:, None, :], float("-inf"))
-            values = values.masked_fill(~mask[:, :, None], 0.0)
         a = torch.softmax(e, dim=-1)  # (B, T, S)
         # c_t = sum_s a_ts v_s
         context = a @ values  # (B, T, Hv)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 __all__ = ["WORDS", "PAD", "BOS", "EOS", "Vocab", "read_aloud", "sample_pairs", "make_batch",
-           "source_vocab", "target_vocab"]
+           "source_vocab", "target_vocab", "accuracy_by_length"]
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 PAD, BOS, EOS = 0, 1, 2
@@ -149,3 +149,22 @@ def make_batch(pairs, src_vocab, tgt_vocab):
     src = torch.tensor([ids + [PAD] * (S - len(ids)) for ids in src_ids])  # (B, S)
     tgt = torch.tensor([ids + [PAD] * (T - len(ids)) for ids in tgt_ids])  # (B, T)
     return src, torch.tensor([len(ids) for ids in src_ids]), tgt
+
+
+def accuracy_by_length(model, pairs, src_vocab, tgt_vocab, max_digits=10):
+    """Exact-match accuracy of greedy decoding, per number of digits and overall.
+
+    ``model`` is a :class:`rnnlib.seq2seq.Seq2Seq` (anything with its ``greedy_decode``);
+    all ``pairs`` are decoded as one batch, with at most ``max_digits + 1`` tokens (the
+    digits and EOS) per output. An output is right when it decodes to the target string.
+
+    Returns ``by_length`` (max_digits,), whose entry n - 1 is the accuracy on n-digit
+    targets (NaN if ``pairs`` has none), and the accuracy over all pairs.
+    """
+    src, src_lengths, _ = make_batch(pairs, src_vocab, tgt_vocab)
+    tokens, _ = model.greedy_decode(src, src_lengths, max_len=max_digits + 1)
+    right = np.array([tgt_vocab.decode(out) == target for out, (_, target) in zip(tokens, pairs)])
+    digits = np.array([len(target) for _, target in pairs])
+    by_length = np.array([right[digits == n].mean() if (digits == n).any() else np.nan
+                          for n in range(1, max_digits + 1)])
+    return by_length, float(right.mean())

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlib.spoken_digits import (BOS, EOS, PAD, WORDS, Vocab, make_batch, read_aloud,
-                                  sample_pairs, source_vocab, target_vocab)
+from rnnlib.spoken_digits import (BOS, EOS, PAD, WORDS, Vocab, accuracy_by_length, make_batch,
+                                  read_aloud, sample_pairs, source_vocab, target_vocab)
 
 
 def parse(source):
@@ -83,3 +83,26 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match="pairs"):
         make_batch([], source_vocab(), target_vocab())
     assert isinstance(Vocab("ab"), Vocab)
+
+
+class ParsingModel:
+    """Decodes by parsing the source, except that it gets every 3-digit number wrong."""
+
+    def greedy_decode(self, src, src_lengths, max_len):
+        outputs = []
+        for row, length in zip(src.tolist(), src_lengths.tolist()):
+            digits = parse(source_vocab().decode(row[:length]))
+            if len(digits) == 3:
+                digits = digits[::-1] + "1"
+            outputs.append(target_vocab().encode(digits, eos=True)[:max_len])
+        return outputs, [None] * len(outputs)
+
+
+def test_accuracy_by_length_counts_exact_matches_per_length():
+    pairs = sample_pairs(300, np.random.default_rng(5), 1, 6)
+    by_length, overall = accuracy_by_length(ParsingModel(), pairs, source_vocab(),
+                                            target_vocab(), max_digits=8)
+    three = np.mean([len(t) == 3 for _, t in pairs])
+    assert by_length.tolist()[:6] == [1.0, 1.0, 0.0, 1.0, 1.0, 1.0]
+    assert np.isnan(by_length[6:]).all()  # no 7- or 8-digit numbers were drawn
+    assert overall == pytest.approx(1 - three)
