@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnlib._checks import check_array
+
 __all__ = [
     "masked_softmax",
     "DotAttention",
@@ -37,17 +39,6 @@ __all__ = [
     "TorchConcatAttention",
     "TorchAdditiveAttention",
 ]
-
-
-def _check_shape(name, x, shape):
-    """Check rank and the sizes given as ints (None = any); return x as an array."""
-    x = np.asarray(x)
-    expected = "(" + ", ".join("?" if n is None else str(n) for n in shape) + ")"
-    if x.ndim != len(shape) or any(n is not None and n != m for n, m in zip(shape, x.shape)):
-        raise ValueError(f"{name}: expected shape {expected}, got {x.shape}")
-    if x.dtype != bool and np.isnan(x).any():
-        raise ValueError(f"{name}: contains NaN")
-    return x
 
 
 def masked_softmax(scores, mask=None):
@@ -81,13 +72,13 @@ class _Attention:
 
         query (B, Hq), keys (B, S, Hk), values (B, S, Hv), mask (B, S) bool or None.
         """
-        query = _check_shape("query", query, (None, self.query_size))
+        query = check_array("query", query, (None, self.query_size), "(B, Hq)")
         B = query.shape[0]
-        keys = _check_shape("keys", keys, (B, None, self.key_size))
+        keys = check_array("keys", keys, (B, None, self.key_size), "(B, S, Hk)")
         S = keys.shape[1]
-        values = _check_shape("values", values, (B, S, None))
+        values = check_array("values", values, (B, S, None), "(B, S, Hv)")
         if mask is not None:
-            mask = _check_shape("mask", mask, (B, S))
+            mask = check_array("mask", mask, (B, S), "(B, S)")
             if mask.dtype != bool:
                 raise ValueError(f"mask: expected dtype bool (True = may attend), got {mask.dtype}")
             if not mask.any(axis=1).all():
