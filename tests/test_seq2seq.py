@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from rnnlib.seq2seq import BahdanauDecoder, Encoder, LuongDecoder, PlainDecoder, Seq2Seq
+from rnnlib.seq2seq import (BahdanauDecoder, Encoder, LuongDecoder, PlainDecoder, Seq2Seq,
+                            _Decoder)
 
 V, E, H, A = 12, 8, 16, 10
 PAD, BOS, EOS = 0, 1, 2
@@ -225,6 +226,12 @@ def test_teacher_forced_pass_equals_step_by_step(kind, cell, bidirectional):
         assert weights_slow is None
     else:
         torch.testing.assert_close(weights, weights_slow, rtol=1e-5, atol=1e-6)
+    # the generic loop a decoder without its own forward falls back on
+    memory, state, mask = model.encoder(src, lengths)
+    y_in = torch.cat([torch.full((3, 1), BOS), tgt[:, :-1]], dim=1)
+    with torch.no_grad():
+        generic, _, generic_weights = _Decoder.forward(model.decoder, y_in, state, memory, mask)
+    torch.testing.assert_close(generic, logits_slow, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
