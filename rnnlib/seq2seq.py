@@ -6,8 +6,11 @@ state; a decoder starts from that state and emits one token at a time,
     p(y_1..y_T | x) = prod_t p(y_t | y_<t, x),
 
 fed with y_{t-1} (BOS at t = 1) until it emits EOS. Three decoders share one interface,
-``logits, state, weights = decoder.step(y_prev, state, memory, mask)`` for one step, and
-``decoder(y_in, state, memory, mask)`` for all the steps of a known input (teacher forcing):
+``logits, state, weights = decoder.step(y_prev, state, memory, mask, keys=None)`` for one
+step, and ``decoder(y_in, state, memory, mask)`` for all the steps of a known input
+(teacher forcing). ``keys = decoder.project_keys(memory)`` is the part of the attention
+scores that depends on the memory only; passed to ``step``, it is computed once per source
+instead of once per step:
 
 - :class:`PlainDecoder`: the source reaches the decoder only through the initial state
   (the fixed-size "context vector" bottleneck).
@@ -129,15 +132,27 @@ class _Decoder(nn.Module):
         out, state = self.rnn(x[:, None, :], state)
         return out[:, 0], state
 
+    def project_keys(self, memory):
+        """The memory-only part of the attention scores (None without attention)."""
+        attention = getattr(self, "attention", None)
+        return None if attention is None else attention.project_keys(memory)
+
+    def _attend(self, query, memory, mask, keys):
+        """Context and weights; ``keys`` from :meth:`project_keys`, or None to compute them."""
+        if keys is None:
+            return self.attention(query, memory, memory, mask)
+        return self.attention.attend(query, keys, memory, mask)
+
     def forward(self, y_in, state, memory, mask):
         """Every step of a teacher-forced pass: y_in (B, T) holds y_0 = BOS, y_1..y_{T-1}.
 
         Returns logits (B, T, V), the final state and weights (B, T, S) (None without
         attention): the same as T calls of ``step``.
         """
+        keys = self.project_keys(memory)
         logits, weights = [], []
         for t in range(y_in.shape[1]):
-            logits_t, state, a = self.step(y_in[:, t], state, memory, mask)
+            logits_t, state, a = self.step(y_in[:, t], state, memory, mask, keys)
             logits.append(logits_t)
             weights.append(a)
         weights = None if weights[0] is None else torch.stack(weights, dim=1)
@@ -147,15 +162,15 @@ class _Decoder(nn.Module):
 class PlainDecoder(_Decoder):
     """No attention: s_t = RNN(E y_{t-1}, s_{t-1}), logits = W_o s_t.
 
-    ``step(y_prev (B,), state, memory, mask)`` returns logits (B, V), the new state and
-    ``None`` for the attention weights (memory and mask are not used).
+    ``step(y_prev (B,), state, memory, mask, keys=None)`` returns logits (B, V), the new
+    state and ``None`` for the attention weights (memory, mask and keys are not used).
     """
 
     def __init__(self, vocab_size, embed_size, hidden_size, cell="gru", num_layers=1):
         super().__init__(vocab_size, embed_size, hidden_size, cell, num_layers, embed_size)
         self.out = nn.Linear(hidden_size, vocab_size)
 
-    def step(self, y_prev, state, memory, mask):
+    def step(self, y_prev, state, memory, mask, keys=None):
         s, state = self._rnn_step(self.embed(y_prev), state)
         return self.out(s), state, None
 
@@ -172,8 +187,9 @@ class BahdanauDecoder(_Decoder):
         s_t = RNN([E y_{t-1}; c_t], s_{t-1})
         logits_t = W_o [s_t; c_t]
 
-    ``step(y_prev (B,), state, memory (B, S, H_m), mask (B, S))`` returns logits (B, V),
-    the new state and the weights a_t (B, S).
+    ``step(y_prev (B,), state, memory (B, S, H_m), mask (B, S), keys=None)`` returns
+    logits (B, V), the new state and the weights a_t (B, S). With ``keys`` given (from
+    ``project_keys``), ``memory`` must be 0 at padded positions, as the encoder's is.
     """
 
     def __init__(self, vocab_size, embed_size, hidden_size, memory_size, attention_size,
@@ -183,8 +199,8 @@ class BahdanauDecoder(_Decoder):
         self.attention = TorchAdditiveAttention(hidden_size, memory_size, attention_size)
         self.out = nn.Linear(hidden_size + memory_size, vocab_size)
 
-    def step(self, y_prev, state, memory, mask):
-        c, a = self.attention(_top_hidden(state), memory, memory, mask)  # (B, H_m), (B, S)
+    def step(self, y_prev, state, memory, mask, keys=None):
+        c, a = self._attend(_top_hidden(state), memory, mask, keys)  # (B, H_m), (B, S)
         s, state = self._rnn_step(torch.cat([self.embed(y_prev), c], dim=1), state)
         return self.out(torch.cat([s, c], dim=1)), state, a
 
@@ -192,10 +208,10 @@ class BahdanauDecoder(_Decoder):
         # c_t depends on s_{t-1}, so the steps run one by one; the embedding and the
         # output layer, which do not feed the recurrence, run once over all T steps.
         x = self.embed(y_in)  # (B, T, E)
-        keys = self.attention.project_keys(memory)  # U m_s, once for all steps
+        keys = self.project_keys(memory)  # U m_s, once for all steps
         s, c, a = [], [], []
         for t in range(y_in.shape[1]):
-            c_t, a_t = self.attention.attend(_top_hidden(state), keys, memory, mask)
+            c_t, a_t = self._attend(_top_hidden(state), memory, mask, keys)
             s_t, state = self._rnn_step(torch.cat([x[:, t], c_t], dim=1), state)
             s.append(s_t)
             c.append(c_t)
@@ -233,14 +249,14 @@ class LuongDecoder(_Decoder):
         self.W_c = nn.Linear(memory_size + hidden_size, hidden_size, bias=False)
         self.W_s = nn.Linear(hidden_size, vocab_size)
 
-    def step(self, y_prev, state, memory, mask):
+    def step(self, y_prev, state, memory, mask, keys=None):
         h, state = self._rnn_step(self.embed(y_prev), state)
-        logits, a = self._output(h, memory, mask)
+        logits, a = self._output(h, memory, mask, keys)
         return logits, state, a
 
-    def _output(self, h, memory, mask):
+    def _output(self, h, memory, mask, keys=None):
         """h (B, H) or (B, T, H) -> logits and attention weights."""
-        c, a = self.attention(h, memory, memory, mask)
+        c, a = self._attend(h, memory, mask, keys)
         # h~_t = tanh(W_c [c_t; h_t])
         h_tilde = torch.tanh(self.W_c(torch.cat([c, h], dim=-1)))
         return self.W_s(h_tilde), a
@@ -249,7 +265,7 @@ class LuongDecoder(_Decoder):
         # Without input feeding the RNN never sees c_t, so it runs over all T steps in one
         # call, and attention then serves all T queries at once.
         h, state = self.rnn(self.embed(y_in), state)  # (B, T, H)
-        logits, a = self._output(h, memory, mask)
+        logits, a = self._output(h, memory, mask, self.project_keys(memory))
         return logits, state, a
 
 
@@ -317,10 +333,11 @@ class Seq2Seq(nn.Module):
             y_in = torch.cat([torch.full((B, 1), self.bos_id, dtype=torch.long), tgt[:, :-1]], 1)
             logits, _, weights = self.decoder(y_in, state, memory, mask)
             return logits, weights
+        keys = self.decoder.project_keys(memory)
         y_prev = torch.full((B,), self.bos_id, dtype=torch.long)
         logits, weights = [], []
         for t in range(T):
-            logits_t, state, a = self.decoder.step(y_prev, state, memory, mask)
+            logits_t, state, a = self.decoder.step(y_prev, state, memory, mask, keys)
             logits.append(logits_t)
             weights.append(a)
             teacher = torch.rand(B, generator=generator) < teacher_forcing_ratio
@@ -357,10 +374,11 @@ class Seq2Seq(nn.Module):
         memory, state, mask = self.encoder(src, src_lengths)
         B = src.shape[0]
         y_prev = torch.full((B,), self.bos_id, dtype=torch.long)
+        keys = self.decoder.project_keys(memory)
         done = torch.zeros(B, dtype=torch.bool)
         tokens, weights = [], []
         for t in range(max_len):
-            logits, state, a = self.decoder.step(y_prev, state, memory, mask)
+            logits, state, a = self.decoder.step(y_prev, state, memory, mask, keys)
             y_prev = self._allowed(logits).argmax(dim=1)
             tokens.append(y_prev)
             weights.append(a)
@@ -394,13 +412,15 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"src: beam search takes one source of shape (1, S), "
                              f"got {tuple(src.shape)}")
         memory, state, mask = self.encoder(src, src_lengths)
+        keys = self.decoder.project_keys(memory)
         live = [([], 0.0, [])]  # (tokens, log p, attention rows)
         finished = []
         for t in range(max_len):
             K = len(live)
             y_prev = torch.tensor([tokens[-1] if tokens else self.bos_id for tokens, _, _ in live])
             logits, state, a = self.decoder.step(
-                y_prev, state, memory.expand(K, -1, -1), mask.expand(K, -1))
+                y_prev, state, memory.expand(K, -1, -1), mask.expand(K, -1),
+                None if keys is None else keys.expand(K, -1, -1))
             # log p(y_1..y_t) = log p(y_1..y_{t-1}) + log p(y_t | y_<t)
             log_p_live = torch.tensor([lp for _, lp, _ in live])[:, None]  # (K, 1)
             log_p = log_p_live + logits.double().log_softmax(dim=1)  # (K, V)

@@ -262,3 +262,21 @@ def test_unpacked_gru_encoder_equals_packed():
     torch.testing.assert_close(memory, memory_packed, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(state, state_packed, rtol=1e-6, atol=1e-7)
     assert (memory[~mask] == 0).all() and state.shape == (1, 3, H)
+
+
+@pytest.mark.parametrize("kind", DECODERS)
+def test_step_with_projected_keys_equals_step_without(kind):
+    model = make_model(kind)
+    src, lengths = sources()
+    with torch.no_grad():
+        memory, state, mask = model.encoder(src, lengths)
+        keys = model.decoder.project_keys(memory)
+        assert (keys is None) == (kind == "plain")
+        y_prev = torch.tensor([5, 6, 7])
+        with_keys = model.decoder.step(y_prev, state, memory, mask, keys)
+        without = model.decoder.step(y_prev, state, memory, mask)
+    for x, y in zip(with_keys, without):
+        if y is None:
+            assert x is None
+        else:
+            torch.testing.assert_close(x, y, rtol=1e-6, atol=1e-7)
