@@ -10,7 +10,7 @@ fed with y_{t-1} (BOS at t = 1) until it emits EOS. Three decoders share one int
 step, and ``decoder(y_in, state, memory, mask)`` for all the steps of a known input
 (teacher forcing). ``keys = decoder.project_keys(memory)`` is the part of the attention
 scores that depends on the memory only; passed to ``step``, it is computed once per source
-instead of once per step:
+instead of once per step. The three decoders:
 
 - :class:`PlainDecoder`: the source reaches the decoder only through the initial state
   (the fixed-size "context vector" bottleneck).
@@ -119,7 +119,11 @@ class Encoder(nn.Module):
 
 
 class _Decoder(nn.Module):
-    """Embedding, a GRU or LSTM run one step at a time, and an output layer."""
+    """Embedding, a GRU or LSTM, and an output layer.
+
+    Subclasses define ``step``; ``forward`` runs it over a known input, and a subclass whose
+    recurrence allows it overrides ``forward`` with a faster pass over all steps at once.
+    """
 
     def __init__(self, vocab_size, embed_size, hidden_size, cell, num_layers, rnn_input_size):
         super().__init__()
