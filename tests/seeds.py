@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import re
 import sys
 import tempfile
 import time
@@ -103,10 +104,20 @@ def kernel_env(variant: Variant | None) -> dict[str, str]:
     return env
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _error_text(cell) -> str | None:
+    """``Name: message`` of a cell's error, with the failing line when the message is empty."""
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            return f"{output.get('ename')}: {output.get('evalue')}"
+            text = f"{output.get('ename')}: {output.get('evalue')}"
+            if not output.get("evalue"):
+                lines = ANSI.sub("", "\n".join(output.get("traceback", []))).splitlines()
+                failing = [line.split("---->", 1)[1].strip() for line in lines if "---->" in line]
+                if failing:
+                    text += f"at `{failing[-1]}`"
+            return text
     return None
 
 
