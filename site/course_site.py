@@ -3,6 +3,9 @@
 - The book has no live-code (Thebe) mode: its loader would fetch Thebe from a CDN, and
   Jupyter Book 1 adds its configuration script twice, which is a console error in every
   page. Both are removed from the pages.
+- ``site/assets/`` is served with the site: ``course-site.js`` makes the sidebar toggles
+  that readers see work (see the comment at its top) and ``course-site.css`` holds the
+  book's own styles. Both are added to every page.
 - The theme reads the colour mode from localStorage and, for a first-time reader who has
   none stored, logs a console error before falling back to "auto". Pages start in "auto".
 """
@@ -10,6 +13,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 def _is_thebe(script) -> bool:
@@ -40,7 +45,14 @@ def default_mode_auto(app, exception):
             page.write_text(text.replace(_MODE_UNSET, _MODE_AUTO), encoding="utf-8")
 
 
+def serve_assets(app, config):
+    config.html_static_path = [*config.html_static_path, str(ASSETS)]
+
+
 def setup(app):
+    app.connect("config-inited", serve_assets)
+    app.add_js_file("course-site.js", defer="defer")
+    app.add_css_file("course-site.css")
     app.connect("html-page-context", drop_thebe, priority=900)
     app.connect("build-finished", default_mode_auto)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,8 +1,9 @@
 """The built site as readers meet it, in a real browser (headless Debian chromium).
 
-These tests need the site in ``_build/html`` (``make book``; ``make test`` builds it first)
-and chromium at /usr/bin/chromium (``.ci/run`` installs it). Either one missing is a
-failure, not a skip. Screenshots of every page are written to ``_build/screenshots``.
+These tests need the site in ``_build/html`` (``make book``; ``make test`` builds it first;
+``RNN_COURSE_SITE`` points them at another build) and chromium at /usr/bin/chromium
+(``.ci/run`` installs it; ``RNN_COURSE_CHROMIUM`` points at another). Either one missing
+is a failure, not a skip. Screenshots of every page are written to ``_build/screenshots``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SITE = ROOT / "_build" / "html"
+SITE = Path(os.environ.get("RNN_COURSE_SITE", ROOT / "_build" / "html"))
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = Path(os.environ.get("RNN_COURSE_CHROMIUM", "/usr/bin/chromium"))
 # Flags for a closed network: no background services that phone home.
@@ -26,6 +27,12 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# A phone as Chromium emulates one: touch events and the mobile viewport meta tag honoured.
+PHONE_OPTIONS = {"is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
 
 def toc_pages() -> list[str]:
@@ -70,8 +77,8 @@ def browser():
 class Visit:
     """A page opened in a fresh context, with its console errors and every request recorded."""
 
-    def __init__(self, browser, url: str):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def __init__(self, browser, url: str, viewport=DESKTOP, **context_options):
+        self.context = browser.new_context(viewport=viewport, **context_options)
         self.context.set_default_timeout(60000)
         self.page = self.context.new_page()
         self.errors: list[str] = []
@@ -184,5 +191,75 @@ def test_knowledge_check_gives_feedback_and_remembers_progress(browser, server):
         assert first.locator("input[type=radio]").nth(1).is_checked()
         assert first.locator(".rnn-quiz-feedback").get_attribute("data-correct") == "true"
         assert visit.errors == [], f"console errors: {visit.errors}"
+    finally:
+        visit.close()
+
+
+def _in_viewport(locator) -> bool:
+    return locator.evaluate(
+        "el => { const r = el.getBoundingClientRect();"
+        " return r.width > 0 && r.bottom > 0 && r.top < window.innerHeight; }")
+
+
+def test_phone_reader_opens_the_contents_and_follows_links(browser, server):
+    """At 390 px: the table of contents and the page contents open, and their links work."""
+    from playwright.sync_api import expect
+
+    visit = Visit(browser, f"{server}/chapters/05_lstm.html", viewport=PHONE, **PHONE_OPTIONS)
+    page = visit.page
+    try:
+        # The book's table of contents: one visible menu button opens it as a dialog.
+        toggles = page.locator(".primary-toggle:visible")
+        assert toggles.count() == 1, "expected one visible button for the table of contents"
+        toggles.tap()
+        toc = page.locator("#pst-primary-sidebar-modal")
+        expect(toc).to_have_attribute("open", "")
+        link = toc.locator('a[href$="06_gru.html"]')
+        expect(link).to_be_visible()
+        assert _in_viewport(link), "the link to chapter 6 is off screen"
+        link.tap()
+        page.wait_for_url("**/chapters/06_gru.html")
+        page.wait_for_load_state("networkidle")
+
+        # The page's own contents: opened by the other visible button, and a link there
+        # closes the dialog and shows its section.
+        toggles = page.locator(".secondary-toggle:visible")
+        assert toggles.count() == 1, "expected one visible button for the page contents"
+        toggles.tap()
+        contents = page.locator("#pst-secondary-sidebar-modal")
+        expect(contents).to_have_attribute("open", "")
+        entries = contents.locator("a.nav-link")
+        assert entries.count() >= 3, "the page contents list fewer than 3 sections"
+        entry = entries.nth(2)
+        anchor = entry.get_attribute("href")
+        assert anchor.startswith("#"), anchor
+        entry.tap()
+        page.wait_for_url(f"**/chapters/06_gru.html{anchor}")
+        expect(contents).not_to_have_attribute("open", "")
+        heading = page.locator(f"[id='{anchor[1:]}']")
+        page.wait_for_function(
+            "id => { const r = document.getElementById(id).getBoundingClientRect();"
+            " return r.top >= 0 && r.top < window.innerHeight; }", arg=anchor[1:])
+        assert _in_viewport(heading)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "phone_06_gru_section.png"))
+        assert visit.errors == [], f"console errors: {visit.errors}"
+    finally:
+        visit.close()
+
+
+def test_desktop_menu_button_collapses_the_sidebar(browser, server):
+    from playwright.sync_api import expect
+
+    visit = Visit(browser, f"{server}/chapters/05_lstm.html")
+    page = visit.page
+    try:
+        sidebar = page.locator("#pst-primary-sidebar")
+        expect(sidebar).to_be_visible()
+        page.locator(".primary-toggle:visible").click()
+        expect(sidebar).to_be_hidden()
+        expect(page.locator("#pst-primary-sidebar-modal")).not_to_have_attribute("open", "")
+        page.locator(".primary-toggle:visible").click()
+        expect(sidebar).to_be_visible()
     finally:
         visit.close()
