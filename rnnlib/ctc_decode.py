@@ -6,10 +6,14 @@ re-exported by :mod:`rnnlib.ctc`.
 - :func:`greedy_decode`: the most probable class at every frame, collapsed. Finds the
   most probable *path*, not the most probable *labelling*.
 - :func:`beam_search`: keeps the ``beam_width`` most probable frame paths and collapses
-  the best one at the end. Width 1 is greedy decoding.
+  the best one at the end. Without a language model this *is* greedy decoding, whatever
+  the width: a path's score is a sum of per-frame terms, so the greedy path is the best
+  of all paths of every length and is never pruned, and it is the best one at the end.
 - :func:`prefix_beam_search`: keeps the ``beam_width`` most probable *labellings*
   (prefixes), each with the probability of all paths collapsing to it, split into
   paths ending in a blank (p_b) and in a label (p_nb). Without pruning it is exact.
+  With a language model ``lm`` it maximises p_CTC(l) p_LM(l)^alpha |l|^beta
+  (Hannun et al. 2014): each new label is weighted by p_LM(label | prefix)^alpha.
 """
 
 import numpy as np
@@ -63,6 +67,11 @@ def beam_search(log_probs, beam_width, blank=0):
     At each frame every kept path pi_{1..t-1} is extended by every class k, scored by
     log p(pi) = sum_t log y_t(pi_t), and the ``beam_width`` best survive.
 
+    Without a language model the result equals :func:`greedy_decode` at every width:
+    the score is a sum of per-frame terms, so the greedy prefix pi*_{1..t} is the best of
+    all length-t prefixes, is always kept, and is the best complete path at the end.
+    (The beam matters only once a score couples frames, e.g. a language model.)
+
     log_probs: (T, C). Returns a list of label ids.
 
     >>> lp = np.log([[.4, .6], [.4, .6], [.9, .1]])
@@ -89,7 +98,7 @@ def beam_search(log_probs, beam_width, blank=0):
     return collapse(path[::-1], blank)
 
 
-def prefix_beam_search(log_probs, beam_width, blank=0):
+def prefix_beam_search(log_probs, beam_width, blank=0, lm=None, alpha=1.0, beta=0.0):
     """Prefix beam search: the most probable labelling among ``beam_width`` prefixes.
 
     Each prefix l keeps p_b(l) and p_nb(l), the probabilities of the paths so far that
@@ -97,13 +106,29 @@ def prefix_beam_search(log_probs, beam_width, blank=0):
 
         p_b'(l)      = y(-) (p_b(l) + p_nb(l))
         p_nb'(l)     = y(l_last) p_nb(l)                          (repeat, collapses)
-        p_nb'(l + k) = y(k) (p_b(l) + [k != l_last] p_nb(l))      (new label k)
+        p_nb'(l + k) = y(k) (p_b(l) + [k != l_last] p_nb(l)) w(k | l)   (new label k)
 
-    and extensions that equal a kept prefix are added to it. The ``beam_width`` prefixes
-    with the largest p_b + p_nb survive. With a beam as wide as the number of
-    labellings, nothing is pruned and the result is the most probable labelling.
+    and extensions that equal a kept prefix are added to it. Without a language model
+    w = 1; with one, w(k | l) = p_LM(k | l)^alpha, so every path of l carries the factor
+    p_LM(l)^alpha (Hannun et al. 2014). The ``beam_width`` prefixes with the largest
+    (p_b + p_nb) |l|^beta survive, and the labelling returned maximises
 
-    log_probs: (T, C). Returns a list of label ids.
+        (p_b(l) + p_nb(l)) p_LM(end | l)^alpha |l|^beta  =  p_CTC(l) p_LM(l)^alpha |l|^beta
+
+    over the final prefixes. With a beam as wide as the number of labellings nothing is
+    pruned and that is the exact maximiser. (With beta > 0 the empty labelling scores 0.)
+
+    Args:
+        log_probs: (T, C) log-probabilities of one sequence.
+        beam_width: K, the number of prefixes kept after each frame.
+        blank: the blank's class id.
+        lm: None, or a callable ``lm(prefix) -> (C,)`` log-probabilities of the next label
+            given ``prefix`` (a tuple of label ids), whose blank entry is log p(end | prefix);
+            e.g. :class:`rnnlib.charlm.CharNGram`.
+        alpha: the language model's weight (used only with ``lm``).
+        beta: the length bonus, the exponent of |l| (a labelling's number of labels).
+
+    Returns a list of label ids.
 
     >>> lp = np.log([[.4, .6], [.4, .6], [.9, .1]])
     >>> prefix_beam_search(lp, beam_width=4, blank=0)
@@ -111,7 +136,29 @@ def prefix_beam_search(log_probs, beam_width, blank=0):
     """
     log_probs = _check_decoder_inputs(log_probs, blank, beam_width)
     T, C = log_probs.shape
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        if not np.isfinite(value):
+            raise ValueError(f"{name}: expected a finite number, got {value}")
+    if lm is not None and not callable(lm):
+        raise ValueError(f"lm: expected None or a callable prefix -> (C,) log-probabilities, "
+                         f"got {type(lm).__name__}")
     is_blank = np.arange(C) == blank
+
+    def lm_log_probs(prefixes):  # (K, C): alpha log p_LM(k | prefix)
+        if lm is None:
+            return np.zeros((len(prefixes), C))
+        out = np.stack([np.asarray(lm(p), dtype=float) for p in prefixes])
+        if out.shape != (len(prefixes), C):
+            raise ValueError(f"lm: expected (C,) = ({C},) log-probabilities per prefix, "
+                             f"got shape {out.shape[1:]}")
+        return alpha * out
+
+    def length_bonus(lengths):  # beta log |l|, 0 when beta = 0 (also for the empty l)
+        if beta == 0:
+            return np.zeros(len(lengths))
+        with np.errstate(divide="ignore"):
+            return beta * np.log(np.asarray(lengths, dtype=float))
+
     prefixes = [()]
     log_pb = np.array([0.0])  # (K,)
     log_pnb = np.array([-np.inf])  # (K,)
@@ -124,9 +171,9 @@ def prefix_beam_search(log_probs, beam_width, blank=0):
         stay_b = y[blank] + log_p
         # p_nb'(l) = y(l_last) p_nb(l)
         stay_nb = np.where(last >= 0, y[last] + log_pnb, -np.inf)
-        # p_nb'(l + k) = y(k) (p_b(l) + [k != l_last] p_nb(l))
+        # p_nb'(l + k) = y(k) (p_b(l) + [k != l_last] p_nb(l)) p_LM(k | l)^alpha
         repeat = np.arange(C) == last[:, None]  # (K, C)
-        extend = y + np.where(repeat, log_pb[:, None], log_p[:, None])
+        extend = y + np.where(repeat, log_pb[:, None], log_p[:, None]) + lm_log_probs(prefixes)
         extend[:, is_blank] = -np.inf
         # an extension l + k that is itself a kept prefix adds to that prefix
         index = {p: k for k, p in enumerate(prefixes)}
@@ -135,14 +182,22 @@ def prefix_beam_search(log_probs, beam_width, blank=0):
             if i is not None:
                 stay_nb[j] = np.logaddexp(stay_nb[j], extend[i, p[-1]])
                 extend[i, p[-1]] = -np.inf
-        # the beam_width best among the K kept prefixes and the K * C extensions
+        # the beam_width best among the K kept prefixes and the K * C extensions,
+        # ranked by (p_b + p_nb) |l|^beta; only prefixes with some probability are kept
         total = np.concatenate([np.logaddexp(stay_b, stay_nb), extend.ravel()])
-        best = np.argsort(-total, kind="stable")[:beam_width]
-        best = best[np.isfinite(total[best])] if np.isfinite(total[best[0]]) else best[:1]
+        lengths = np.concatenate([[len(p) for p in prefixes],
+                                  np.repeat([len(p) + 1 for p in prefixes], C)])
+        rank = np.where(np.isfinite(total), total + length_bonus(lengths), -np.inf)
+        order = np.argsort(-rank, kind="stable")
+        alive = order[np.isfinite(total[order])][:beam_width]
+        best = alive if len(alive) else order[:1]
         stays, extensions = best[best < K], best[best >= K] - K
         i, k = np.divmod(extensions, C)
         prefixes = [prefixes[j] for j in stays] + [prefixes[a] + (b,) for a, b in zip(i, k)]
         log_pb = np.concatenate([stay_b[stays], np.full(len(extensions), -np.inf)])
         log_pnb = np.concatenate([stay_nb[stays], extend[i, k]])
-    best = int(np.argmax(np.logaddexp(log_pb, log_pnb)))
+    # p_CTC(l) p_LM(l)^alpha |l|^beta: close each labelling with the LM's end probability
+    score = (np.logaddexp(log_pb, log_pnb) + lm_log_probs(prefixes)[:, blank]
+             + length_bonus([len(p) for p in prefixes]))
+    best = int(np.argmax(score))
     return [int(k) for k in prefixes[best]]
