@@ -1,28 +1,33 @@
-"""Run one submission: ``python -m rnnlib.grading.child PLAN.json RESULTS.jsonl``.
+"""Run one submission, driven by the grader: ``rnnlib.grading.child.main(rfd, wfd, forbidden)``.
 
-This is the only code that runs in the same process as the learner's. It executes the
-notebook's code cells one by one in a fresh namespace (each under a time limit; a cell
-that fails is recorded and skipped), then calls the learner's functions on the inputs in
-the plan and writes what they return, one JSON line per question, flushed as it goes so
-that a process killed at the wall-clock limit still leaves the finished questions behind.
+This is the only grading code that runs in the same process as the learner's, and it is
+copied there without the rest of :mod:`rnnlib.grading` (no reference solution is
+importable next to a submission). It reads one request at a time from the grader
+(JSON lines on ``rfd``) and writes one reply (on ``wfd``):
 
-Nothing is compared here. The grading process computes the right answers itself and
-trusts nothing in this file's output but the values, so a submission that redefines
-``check``, patches NumPy or writes to the results file cannot raise its score.
+- ``{"op": "cells", "cells": [...], "cell_timeout": s}``: execute the notebook's code
+  cells one by one in a fresh namespace, each under a time limit (a cell that fails is
+  recorded and skipped); reply ``{"op": "cells", "report": [...]}``.
+- ``{"op": "call", "id": n, "function": name, "args": ..., "kwargs": ..., "timeout": s,
+  "store": name or null, "helpers": [names]}``: call the learner's function and reply
+  ``{"op": "result", "id": n, "status": ..., "value": ...}``. While it runs, each name in
+  ``helpers`` (a function of an earlier question) and each function argument is a stub
+  that asks the grader, which computes the answer in its own process.
+
+Nothing is compared here. The grader owns the plan of cases and trusts nothing it reads
+but one well-formed reply per case it asked for, so a submission that writes to these
+pipes itself can at most answer the case being asked.
 """
 
 import builtins
-import importlib
+import fcntl
 import json
 import os
 import re
-import resource
 import signal
-import sys
 import traceback
 
-from rnnlib.grading.core import DecodeError, EncodeError, decode, encode
-
+from rnnlib.grading.wire import DecodeError, EncodeError, decode, encode
 
 _MAX_VALUE_CHARS = 4_000_000  # one returned value, as JSON; the grader's inputs are small
 
@@ -63,44 +68,119 @@ def _learner_line(exc):
     return f"{frames[-1].filename} line {frames[-1].lineno}" if frames else ""
 
 
-def _apply_limits(limits):
-    """Memory (address space), CPU time and file size, before any submitted code runs.
+class _Forbidden:
+    """What stands in for a public rnnlib function the exercise asks the learner to write."""
 
-    Hard limits too, so the submission cannot raise them again.
+    def __init__(self, qualname):
+        self.qualname = qualname
+
+    def __call__(self, *args, **kwargs):
+        raise ImportError(self.message())
+
+    def __getattr__(self, name):
+        raise ImportError(self.message())
+
+    def message(self):
+        return (f"{self.qualname} is not available in a graded run of this exercise: "
+                "the exercise asks you to write it yourself")
+
+
+def forbid(targets):
+    """Make each ``"module:attr"`` unusable: importing it raises ImportError saying why.
+
+    Every alias of the same object in an already imported ``rnnlib`` module is replaced
+    too (``rnnlib.LSTMCell`` is ``rnnlib.cells.LSTMCell``).
     """
-    mem = int(limits["memory_mb"]) * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    cpu = int(limits["cpu_seconds"]) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    size = int(limits["file_bytes"])
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    import importlib
+    import sys
+    import types
+    for target in targets:
+        module_name, attr = target.split(":")
+        module = importlib.import_module(module_name)
+        obj = getattr(module, attr)
+        stand_in = _Forbidden(f"{module_name}.{attr}")
+        for name, mod in list(sys.modules.items()):
+            if not (name == "rnnlib" or name.startswith("rnnlib.")) or not isinstance(mod, types.ModuleType):
+                continue
+            hidden = {k for k, v in vars(mod).items() if v is obj}
+            for k in hidden:
+                delattr(mod, k)
+            if hidden or mod is module:
+                _add_getattr(mod, hidden | ({attr} if mod is module else set()), stand_in)
 
 
-def main(plan_path, out_path):
-    with open(plan_path) as f:
-        plan = json.load(f)
-    _apply_limits(plan["limits"])
-    out = open(out_path, "w")
-    dumps = json.dumps
+def _add_getattr(mod, names, stand_in):
+    previous = mod.__dict__.get("__getattr__")
+    forbidden = set(getattr(previous, "_forbidden", set())) | set(names)
 
-    def write(obj):
-        out.write(dumps(obj) + "\n")
-        out.flush()
+    def __getattr__(name):
+        if name in forbidden:
+            raise ImportError(stand_in.message() if name == stand_in.qualname.rsplit(".", 1)[1]
+                              else f"{mod.__name__}.{name} is not available in a graded run "
+                                   "of this exercise: the exercise asks you to write it yourself")
+        if previous is not None:
+            return previous(name)
+        raise AttributeError(f"module {mod.__name__!r} has no attribute {name!r}")
+    __getattr__._forbidden = forbidden
+    mod.__getattr__ = __getattr__
 
+
+class _Channel:
+    def __init__(self, rfd, wfd):
+        for fd in (rfd, wfd):  # not inherited by programs the submission starts
+            fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+        self.rfile = os.fdopen(rfd, "rb")
+        self.wfile = os.fdopen(wfd, "wb")
+        self.dumps, self.loads = json.dumps, json.loads
+
+    def send(self, obj):
+        self.wfile.write(self.dumps(obj).encode() + b"\n")
+        self.wfile.flush()
+
+    def receive(self):
+        line = self.rfile.readline()
+        if not line:
+            os._exit(0)
+        return self.loads(line)
+
+
+def main(rfd, wfd, forbidden=()):
+    channel = _Channel(rfd, wfd)
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a file over the size limit: OSError, not death
+    forbid(forbidden)
     ns = {"__name__": "__main__", "__builtins__": builtins,
           "display": lambda *args, **kwargs: None}
+    stored = {}
 
+    def make_fn(handle):
+        def grader_function(*args):
+            channel.send({"op": "ask", "fn": handle, "args": encode(args)})
+            reply = channel.receive()
+            if reply.get("op") != "answer":
+                raise RuntimeError(reply.get("error", "the grader could not compute this"))
+            return decode(reply["value"])
+        grader_function.__name__ = handle.split(":")[-1]
+        return grader_function
+
+    while True:
+        request = channel.receive()
+        op = request.get("op")
+        if op == "cells":
+            channel.send({"op": "cells", "report": _run_cells(request, ns)})
+        elif op == "call":
+            channel.send(_call(request, ns, stored, make_fn))
+        else:
+            break
+    os._exit(0)  # skip interpreter teardown (and anything the submission registered atexit)
+
+
+def _run_cells(request, ns):
     cells = []
-    for index, cell in enumerate(plan["cells"]):
+    for index, cell in enumerate(request["cells"]):
         report = {"index": index, "status": "ok"}
         cells.append(report)
-        if cell.get("skip"):
-            report["status"] = "skipped"
-            continue
-        source = _strip_magics(cell["source"])
+        source = None if cell.get("skip") else _strip_magics(cell["source"])
         if source is None:
             report["status"] = "skipped"
             continue
@@ -110,87 +190,62 @@ def main(plan_path, out_path):
             report.update(status="error", error=_error_text(exc))
             continue
         try:
-            _set_alarm(plan["cell_timeout"])
+            _set_alarm(request["cell_timeout"])
             exec(code, ns)
             _set_alarm(0)
         except _Timeout:
-            report.update(status="timeout", error=f"took longer than {plan['cell_timeout']:g} s")
+            report.update(status="timeout", error=f"took longer than {request['cell_timeout']:g} s")
         except BaseException as exc:  # noqa: BLE001 -- the learner's code may raise anything
             _set_alarm(0)
             report.update(status="error", error=_error_text(exc), where=_learner_line(exc))
-    write({"cells": cells})
+    return cells
 
-    stored = {}
-    for q in plan["questions"]:
-        if not callable(ns.get(q["function"])):
-            write({"question": q["name"], "missing": True})
-            continue
-        saved = {}
-        for name, target in q.get("patch", {}).items():
-            module, attr = target.split(":")
-            saved[name] = ns.get(name, _Timeout)
-            ns[name] = getattr(importlib.import_module(module), attr)
-        results = []
-        gave_up = False
-        for call in q["calls"]:
-            if gave_up:
-                results.append({"status": "skipped"})
-                continue
-            try:
-                args = decode(call["args"], stored)
-                kwargs = decode(call["kwargs"], stored)
-            except DecodeError:
-                results.append({"status": "unavailable"})
-                continue
-            fn = ns.get(call.get("function") or q["function"])
-            if not callable(fn):
-                results.append({"status": "error", "error": f"no function {call.get('function')}"})
-                continue
-            try:
-                _set_alarm(call["timeout"])
-                value = fn(*args, **kwargs)
-                _set_alarm(0)
-            except _Timeout:
-                results.append({"status": "timeout"})
-                gave_up = True
-                continue
-            except BaseException as exc:  # noqa: BLE001
-                _set_alarm(0)
-                results.append({"status": "error", "error": _error_text(exc)})
-                continue
-            if call.get("store"):
-                stored[call["store"]] = value
-                results.append({"status": "stored"})
-                continue
-            try:
-                _set_alarm(call["timeout"])
-                encoded = encode(value)
-                size = len(dumps(encoded))
-                _set_alarm(0)
-            except _Timeout:
-                results.append({"status": "error", "error": "returned a value too large to send back"})
-                continue
-            except EncodeError as exc:
-                _set_alarm(0)
-                results.append({"status": "error", "error": f"returned an unusable value: {exc}"})
-                continue
-            except BaseException as exc:  # noqa: BLE001 -- e.g. MemoryError on a huge value
-                _set_alarm(0)
-                results.append({"status": "error", "error": f"returned an unusable value: {_error_text(exc)}"})
-                continue
-            if size > _MAX_VALUE_CHARS:
-                results.append({"status": "error", "error": "returned a value too large to send back"})
-            else:
-                results.append({"status": "ok", "value": encoded})
-        for name, value in saved.items():
-            if value is _Timeout:
+
+def _call(request, ns, stored, make_fn):
+    reply = {"op": "result", "id": request["id"]}
+    fn = ns.get(request["function"])
+    if not callable(fn):
+        return dict(reply, status="missing")
+    try:
+        args = decode(request["args"], stored, make_fn)
+        kwargs = decode(request["kwargs"], stored, make_fn)
+    except DecodeError:
+        return dict(reply, status="unavailable")
+    saved = {name: ns.get(name, _Timeout) for name in request.get("helpers", [])}
+    for name in saved:
+        ns[name] = make_fn("helper:" + name)
+    try:
+        try:
+            _set_alarm(request["timeout"])
+            value = fn(*args, **kwargs)
+            _set_alarm(0)
+        except _Timeout:
+            return dict(reply, status="timeout")
+        except BaseException as exc:  # noqa: BLE001
+            _set_alarm(0)
+            return dict(reply, status="error", error=_error_text(exc))
+    finally:
+        for name, value_before in saved.items():
+            if value_before is _Timeout:
                 ns.pop(name, None)
             else:
-                ns[name] = value
-        write({"question": q["name"], "results": results})
-    out.close()
-    os._exit(0)  # skip interpreter teardown (and anything the submission registered atexit)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+                ns[name] = value_before
+    if request.get("store"):
+        stored[request["store"]] = value
+        return dict(reply, status="stored")
+    try:
+        _set_alarm(request["timeout"])
+        encoded = encode(value)
+        size = len(json.dumps(encoded))
+        _set_alarm(0)
+    except _Timeout:
+        return dict(reply, status="error", error="returned a value too large to send back")
+    except EncodeError as exc:
+        _set_alarm(0)
+        return dict(reply, status="error", error=f"returned an unusable value: {exc}")
+    except BaseException as exc:  # noqa: BLE001 -- e.g. MemoryError on a huge value
+        _set_alarm(0)
+        return dict(reply, status="error", error=f"returned an unusable value: {_error_text(exc)}")
+    if size > _MAX_VALUE_CHARS:
+        return dict(reply, status="error", error="returned a value too large to send back")
+    return dict(reply, status="ok", value=encoded)

@@ -26,124 +26,8 @@ __all__ = ["Case", "Question", "Exercise", "Ref", "Fn", "compare", "encode", "de
 
 # ----------------------------------------------------------------------------- values
 
-class EncodeError(TypeError):
-    """A value that cannot be sent back (a module, a generator, a complex array, ...)."""
-
-
-class DecodeError(ValueError):
-    """A message from the child process that is not a well-formed value."""
-
-
-_DTYPES = {"float64", "float32", "float16", "int64", "int32", "int16", "int8",
-           "uint8", "bool"}
-_MAX_DEPTH = 20
-MAX_ARRAY_SIZE = 200_000   # entries per returned array (the grader's inputs are small)
-
-
-@dataclass(frozen=True)
-class Ref:
-    """An argument naming a value stored in the child by an earlier call (e.g. a model)."""
-    name: str
-
-
-@dataclass(frozen=True)
-class Fn:
-    """An argument that is a function of the grader's: ``x -> module.attr(x, *args)``.
-
-    Only functions under ``rnnlib.grading`` can be named, and the child imports them.
-    """
-    target: str            # "rnnlib.grading.module:attr"
-    args: tuple = ()
-
-    def resolve(self):
-        import importlib
-        module, attr = self.target.split(":")
-        if not module.startswith("rnnlib.grading."):
-            raise DecodeError(f"function {self.target!r} is not the grader's")
-        fn, extra = getattr(importlib.import_module(module), attr), self.args
-
-        def f(*args):
-            return fn(*args, *extra)
-        return f
-
-    def __call__(self, *args, **kwargs):
-        return self.resolve()(*args, **kwargs)
-
-
-def encode(value, _depth=0):
-    """A JSON-ready form of ``value``: arrays, numbers, strings, lists, tuples, str-keyed dicts."""
-    if _depth > _MAX_DEPTH:
-        raise EncodeError("value nested too deeply")
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, Ref):
-        return {"__ref__": value.name}
-    if isinstance(value, Fn):
-        return {"__fn__": value.target, "args": encode(value.args, _depth + 1)}
-    if isinstance(value, np.ndarray) or type(value).__name__ == "Tensor":
-        if type(value).__name__ == "Tensor":
-            value = value.detach().cpu().numpy()
-        if value.dtype.name not in _DTYPES:
-            raise EncodeError(f"arrays of dtype {value.dtype} are not supported")
-        if value.size > MAX_ARRAY_SIZE:
-            raise EncodeError(f"an array of {value.size} entries is too large to send back")
-        return {"__nd__": value.dtype.name, "shape": list(value.shape),
-                "data": value.ravel().tolist()}
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode(v, _depth + 1) for v in value]}
-    if isinstance(value, list):
-        return [encode(v, _depth + 1) for v in value]
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise EncodeError("dict keys must be strings")
-        return {"__dict__": [[k, encode(v, _depth + 1)] for k, v in value.items()]}
-    raise EncodeError(f"values of type {type(value).__name__} are not supported")
-
-
-def decode(obj, refs=None, _depth=0):
-    """Inverse of :func:`encode`; strict, so a forged message raises :class:`DecodeError`."""
-    if _depth > _MAX_DEPTH:
-        raise DecodeError("value nested too deeply")
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if isinstance(obj, list):
-        return [decode(v, refs, _depth + 1) for v in obj]
-    if not isinstance(obj, dict) or len(obj) == 0:
-        raise DecodeError(f"unexpected {type(obj).__name__}")
-    if "__nd__" in obj:
-        dtype, shape, data = obj.get("__nd__"), obj.get("shape"), obj.get("data")
-        if dtype not in _DTYPES or not isinstance(shape, list) or not isinstance(data, list):
-            raise DecodeError("malformed array")
-        if not all(isinstance(n, int) and n >= 0 for n in shape) or math.prod(shape) != len(data):
-            raise DecodeError("array shape does not match its data")
-        if not all(isinstance(v, (int, float, bool)) for v in data):
-            raise DecodeError("array data must be numbers")
-        return np.array(data, dtype=dtype).reshape(shape)
-    if "__tuple__" in obj:
-        if not isinstance(obj["__tuple__"], list):
-            raise DecodeError("malformed tuple")
-        return tuple(decode(v, refs, _depth + 1) for v in obj["__tuple__"])
-    if "__dict__" in obj:
-        items = obj["__dict__"]
-        if not isinstance(items, list) or not all(
-                isinstance(kv, list) and len(kv) == 2 and isinstance(kv[0], str) for kv in items):
-            raise DecodeError("malformed dict")
-        return {k: decode(v, refs, _depth + 1) for k, v in items}
-    if "__fn__" in obj:
-        if not isinstance(obj["__fn__"], str) or obj["__fn__"].count(":") != 1:
-            raise DecodeError("malformed function")
-        return Fn(obj["__fn__"], decode(obj.get("args"), refs, _depth + 1)).resolve()
-    if "__ref__" in obj:
-        if refs is None or obj["__ref__"] not in refs:
-            raise DecodeError(f"unknown reference {obj['__ref__']!r}")
-        return refs[obj["__ref__"]]
-    raise DecodeError("unknown value tag")
+from rnnlib.grading.wire import (  # noqa: E402,F401 -- re-exported
+    MAX_ARRAY_SIZE, DecodeError, EncodeError, Fn, Ref, decode, encode)
 
 
 # ----------------------------------------------------------------------------- specs
@@ -217,6 +101,7 @@ class Exercise:
     cell_timeout: float = 5.0      # seconds for each top-level cell of the submission
     wall_timeout: float = 30.0     # seconds for the whole child process
     memory_mb: int = 2048          # address-space limit of the child process
+    forbidden: tuple = ()          # "module:attr" of public rnnlib functions that solve it
 
     @property
     def max_points(self):
@@ -381,7 +266,8 @@ def judge(question, case, status, value=None, expected=None, error=""):
 
     ``status`` is "ok" (``value`` returned), "error" (``error`` says what was raised),
     "timeout", "skipped" (after a timeout), "unavailable" (an input it needs was not
-    produced) or anything else (never called).
+    produced), "invalid" (``error`` says why the grader refused the answer) or anything
+    else (never called).
     """
     label = case.label
     if status == "ok":
@@ -398,7 +284,11 @@ def judge(question, case, status, value=None, expected=None, error=""):
             return 0.0, [("", "not implemented yet (it raises NotImplementedError)")], []
         return 0.0, [(label, "raised " + error)], []
     if status == "timeout":
-        return 0.0, [(label, f"did not finish within {question.timeout:g} s (an endless loop?)")], []
+        limit = error or f"{case.timeout or question.timeout:g}"
+        return 0.0, [(label, f"{case.function or question.fn_name} did not finish within "
+                             f"{limit} s (an endless loop?)")], []
+    if status == "invalid":
+        return 0.0, [(label, error)], []
     if status == "skipped":
         return 0.0, [], []
     if status == "unavailable":

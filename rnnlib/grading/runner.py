@@ -1,56 +1,71 @@
-"""Grade submitted notebooks: run each in a fresh, limited process and score what it returns.
+"""Grade submitted notebooks: run each in a fresh, limited, unprivileged process and score it.
 
 For each notebook the grader
 
 1. reads the exercise id from the notebook's metadata (``metadata.rnnlib_exercise.id``)
    and loads that exercise's spec (:mod:`rnnlib.grading.exercises`);
-2. makes the test inputs from a seed (random unless given), and the right answers, here;
-3. runs :mod:`rnnlib.grading.child` in a new process with a wall-clock limit, an
-   address-space (memory) limit and a CPU-time limit: the child executes the cells and
-   calls the learner's functions on the inputs, and writes back only their outputs as JSON;
-4. compares, scores each question and collects hints.
+2. makes the plan of cases from a seed (random unless given) and the right answers, here;
+3. starts :mod:`rnnlib.grading.child` in a sandbox (:mod:`rnnlib.grading.sandbox`: its
+   own user, an empty directory, limits), sends it the code cells, then asks for one case
+   at a time and waits for that case's reply under the case's time limit;
+4. scores each case from exactly one well-formed reply: a case with no reply, two
+   replies or a malformed one fails, and the number of cases is the plan's. A case that
+   does not return in time or kills its process costs the rest of its question only: the
+   next question starts a fresh process.
 
-:func:`grade` returns one result dict per notebook; :func:`format_table` renders it.
+:func:`grade` grades several notebooks, each in a worker process of its own (limited in
+time and memory too), so that one notebook's failure is one line in the report and
+never loses the others' results. :func:`format_table` renders a result.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
+import resource
+import select
 import signal
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from rnnlib.grading.core import DecodeError, decode, encode, judge, summarize
+from rnnlib.grading import sandbox
+from rnnlib.grading.core import DecodeError, EncodeError, Fn, decode, encode, judge, summarize
 from rnnlib.grading.exercises import EXERCISES, load_exercise
 
 __all__ = ["GradingError", "exercise_id_of", "grade", "grade_notebook", "format_table"]
 
-_MAX_RESULT_BYTES = 64 * 2**20
+_MAX_LINE = 8 * 2**20          # bytes of one message from the child
+_GRACE = 3.0                   # seconds on top of a call's own limit before the process is killed
+_SCORING_SECONDS = 60.0        # the worker's time for everything but the submission's run
+_WORKER_MEMORY_MB = 4096
+_STATUSES = {"ok", "error", "timeout", "stored", "missing", "unavailable"}
+_AUTO = object()
 
 
 class GradingError(Exception):
-    """The grader was misused: a missing file, not a notebook, an unknown exercise."""
+    """A notebook that cannot be graded: a missing file, not a notebook, an unknown exercise."""
 
 
 def exercise_id_of(nb, path):
     """The exercise id in the notebook's metadata."""
-    meta = nb.get("metadata", {}).get("rnnlib_exercise", {})
+    meta = nb.get("metadata") if isinstance(nb, dict) else None
+    meta = meta.get("rnnlib_exercise") if isinstance(meta, dict) else None
     ex_id = meta.get("id") if isinstance(meta, dict) else None
+    known = ", ".join(sorted(EXERCISES))
     if ex_id is None:
         raise GradingError(f"{path}: not an exercise notebook (no metadata "
-                           f"'rnnlib_exercise': {{'id': ...}}); known exercises: "
-                           f"{', '.join(sorted(EXERCISES))}")
-    if ex_id not in EXERCISES:
-        raise GradingError(f"{path}: unknown exercise id {ex_id!r}; known exercises: "
-                           f"{', '.join(sorted(EXERCISES))}")
+                           f"'rnnlib_exercise': {{'id': ...}}); known exercises: {known}")
+    if not isinstance(ex_id, str) or ex_id not in EXERCISES:
+        shown = repr(ex_id) if isinstance(ex_id, str) else f"of type {type(ex_id).__name__}"
+        raise GradingError(f"{path}: unknown exercise id {shown[:80]}; known exercises: {known}")
     return ex_id
 
 
@@ -60,174 +75,455 @@ def read_notebook(path):
         raise GradingError(f"{path}: no such file")
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GradingError(f"{path}: not a notebook (invalid JSON: {exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise GradingError(f"{path}: not a notebook (invalid JSON: {str(exc)[:100]})") from None
+    except OSError as exc:
+        raise GradingError(f"{path}: cannot be read ({exc.strerror})") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise GradingError(f"{path}: not a notebook (no list of cells)")
     return nb
 
 
-def _cell_source(cell):
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
+def _code_cells(nb):
+    """The code cells as ``{"source": str, "skip": bool}``; malformed entries are ignored."""
+    cells = []
+    for cell in nb["cells"]:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(s for s in source if isinstance(s, str))
+        elif not isinstance(source, str):
+            source = ""
+        metadata = cell.get("metadata")
+        tags = metadata.get("tags") if isinstance(metadata, dict) else None
+        tags = tags if isinstance(tags, list) else []
+        cells.append({"source": source, "skip": any(t == "skip-grading" for t in tags)})
+    return cells
 
 
 def _question_cases(exercise, seed):
     """Cases of every question, each question from its own generator (independent of the others)."""
+    return [q.cases(np.random.default_rng([seed, k]), True) for k, q in enumerate(exercise.questions)]
+
+
+def _resolve_target(target):
+    import importlib
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _valid_cell_report(report, n):
+    """The child's report on the cells, if well formed: the failed cells only."""
+    if not isinstance(report, list) or len(report) != n:
+        return None
     out = []
-    for k, q in enumerate(exercise.questions):
-        rng = np.random.default_rng([seed, k])
-        out.append(q.cases(rng, True))
+    for k, c in enumerate(report):
+        if not isinstance(c, dict) or c.get("index") != k or c.get("status") not in (
+                "ok", "error", "timeout", "skipped"):
+            return None
+        if c["status"] in ("error", "timeout"):
+            out.append({"index": k, "status": c["status"],
+                        "error": str(c.get("error", ""))[:300], "where": str(c.get("where", ""))[:80]})
     return out
 
 
-def _run_child(plan, exercise, workdir, wall_timeout):
-    workdir = Path(workdir)
-    plan_path, out_path, err_path = workdir / "plan.json", workdir / "results.jsonl", workdir / "stderr"
-    plan = dict(plan, limits={"memory_mb": exercise.memory_mb, "cpu_seconds": wall_timeout + 1,
-                              "file_bytes": _MAX_RESULT_BYTES})
-    plan_path.write_text(json.dumps(plan))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RNNLIB_")}
-    env.update(RNNLIB_GRADING="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONHASHSEED="0",
-               PYTHONDONTWRITEBYTECODE="1")
-    start = time.monotonic()
-    killed = False
-    with open(err_path, "wb") as err:
-        # the child sets its own resource limits before it runs any submitted code
-        # (no preexec_fn: it is unsafe when several notebooks are graded from threads)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rnnlib.grading.child", str(plan_path), str(out_path)],
-            cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=err, start_new_session=True)
+class _Child:
+    """The grader's end of one child process: send a request, read one message at a time."""
+
+    def __init__(self, box, forbidden, stderr):
+        self.proc, self.wfd, self.rfd = box.start(forbidden, stderr=stderr)
+        os.set_blocking(self.wfd, False)
+        os.set_blocking(self.rfd, False)
+        self.buffer, self.lines, self.eof, self.discarding = b"", [], False, False
+
+    def send(self, obj, deadline):
+        data = (json.dumps(obj) + "\n").encode()
+        while data:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            _, writable, _ = select.select([], [self.wfd], [], left)
+            if writable:
+                try:
+                    data = data[os.write(self.wfd, data[:1 << 16]):]
+                except (BrokenPipeError, OSError):
+                    return False
+        return True
+
+    def receive(self, deadline):
+        """``("message", obj)``, ``("malformed", why)``, ``("eof", None)`` or ``("timeout", None)``."""
+        while not self.lines:
+            if self.eof:
+                return "eof", None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout", None
+            readable, _, _ = select.select([self.rfd], [], [], left)
+            if not readable:
+                continue
+            try:
+                data = os.read(self.rfd, 1 << 20)
+            except OSError:
+                data = b""
+            if not data:
+                self.eof = True
+                if self.buffer:
+                    self.lines.append(None)
+                continue
+            self.buffer += data
+            while b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                self.lines.append(None if self.discarding else line)
+                self.discarding = False
+            if len(self.buffer) > _MAX_LINE:
+                self.buffer, self.discarding = b"", True
+                self.lines.append(None)
+        line = self.lines.pop(0)
+        if line is None:
+            return "malformed", "a message too large or cut short"
         try:
-            proc.wait(timeout=wall_timeout)
-        except subprocess.TimeoutExpired:
-            killed = True
-        finally:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            return "malformed", "a message that is not JSON"
+        if not isinstance(obj, dict):
+            return "malformed", "a message that is not an object"
+        return "message", obj
+
+    def stop(self):
+        for fd in (self.wfd, self.rfd):
             try:
-                os.killpg(proc.pid, signal.SIGKILL)   # the child and anything it started
-            except ProcessLookupError:
+                os.close(fd)
+            except OSError:
                 pass
-            proc.wait()
-    seconds = time.monotonic() - start
-    lines = []
-    if out_path.exists() and out_path.stat().st_size <= _MAX_RESULT_BYTES:
-        for line in out_path.read_text(errors="replace").splitlines():
-            try:
-                lines.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a line cut short by a kill
-    tail = []
-    if proc.returncode:
-        with open(err_path, "rb") as f:
-            f.seek(max(0, err_path.stat().st_size - 4096))
-            tail = f.read().decode(errors="replace").strip().splitlines()[-1:]
-    return lines, killed, proc.returncode, tail, seconds
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        return self.proc.returncode
 
 
-def grade_notebook(path, seed=None, **limits):
-    """Grade one notebook; return its result dict (see :func:`grade`).
+def _run(exercise, cells, all_cases, uid, orphans):
+    """Run the plan against one submission; returns the replies and what happened."""
+    start = time.monotonic()
+    deadline = start + exercise.wall_timeout
+    replies = {}          # call id -> list of replies (a well-formed case has exactly one)
+    malformed = {}        # call id -> why a message during that call was malformed
+    outcome = {}          # (question, case) -> (status, detail) decided by the grader
+    ids = {}
+    events, report = [], None
+    counter = itertools.count()
+    child = None
+    box = sandbox.Sandbox(exercise.memory_mb, exercise.wall_timeout + 1, uid=uid)
+    with box:
+        stderr_path = box.root / "stderr"
+        stderr = open(stderr_path, "ab")
+
+        def stop(why):
+            nonlocal child
+            code = child.stop()
+            sandbox.sweep(uid, orphans=orphans)
+            if why:
+                tail = ""
+                if code and stderr_path.stat().st_size:
+                    with open(stderr_path, "rb") as f:
+                        f.seek(max(0, stderr_path.stat().st_size - 2048))
+                        lines = f.read().decode(errors="replace").strip().splitlines()
+                        tail = f": {lines[-1][:200]}" if lines else ""
+                events.append(why + tail)
+            child = None
+
+        try:
+            for qi, (q, cases) in enumerate(zip(exercise.questions, all_cases)):
+                broken = None
+                for ci, case in enumerate(cases):
+                    key = (qi, ci)
+                    if broken:
+                        outcome[key] = broken
+                        continue
+                    if time.monotonic() >= deadline:
+                        outcome[key] = ("wall", "")
+                        continue
+                    if child is None:
+                        child = _Child(box, exercise.forbidden, stderr)
+                        n_run = sum(1 for c in cells if not c["skip"])
+                        ok = child.send({"op": "cells", "cells": cells,
+                                         "cell_timeout": exercise.cell_timeout}, deadline)
+                        got = None
+                        cells_deadline = min(deadline, time.monotonic()
+                                             + n_run * exercise.cell_timeout + 10 * _GRACE)
+                        while ok:
+                            kind, msg = child.receive(cells_deadline)
+                            if kind == "message" and msg.get("op") == "cells":
+                                got = msg
+                                break
+                            if kind in ("eof", "timeout"):
+                                break
+                        if got is None:
+                            late = time.monotonic() >= deadline
+                            stop("killed at the wall-clock limit while running the cells" if late
+                                 else "the process ended while running the cells")
+                            broken = outcome[key] = ("wall" if late else "crash", "")
+                            continue
+                        if report is None:
+                            report = _valid_cell_report(got.get("report"), len(cells))
+                    call_id = next(counter)
+                    ids[key] = call_id
+                    replies.setdefault(call_id, [])
+                    handles = {}
+
+                    def fn_handle(fn, handles=handles):
+                        name = f"fn:{len(handles)}"
+                        handles[name] = fn.resolve() if isinstance(fn, Fn) else fn
+                        return name
+
+                    for name in q.patch:
+                        handles["helper:" + name] = _resolve_target(q.patch[name])
+                    timeout = case.timeout or q.timeout
+                    request = {"op": "call", "id": call_id, "function": case.function or q.fn_name,
+                               "args": encode(tuple(case.args), fn_handle),
+                               "kwargs": encode(dict(case.kwargs), fn_handle),
+                               "store": case.store, "timeout": timeout, "helpers": sorted(q.patch)}
+                    call_deadline = min(deadline, time.monotonic() + timeout + _GRACE)
+                    if not child.send(request, call_deadline):
+                        kind = "eof" if child.proc.poll() is not None else "timeout"
+                    else:
+                        kind = None
+                    asked = 0
+                    while kind is None:
+                        kind, msg = child.receive(call_deadline)
+                        if kind == "malformed":
+                            malformed.setdefault(call_id, msg)
+                            kind = None
+                        elif kind == "message":
+                            kind = None
+                            op = msg.get("op")
+                            if op == "result" and msg.get("id") == call_id:
+                                replies[call_id].append(msg)
+                                break
+                            if op == "result" and type(msg.get("id")) is int and msg["id"] in replies:
+                                replies[msg["id"]].append(msg)       # an answer to another case
+                            elif op == "result":
+                                malformed.setdefault(call_id, "an answer to a case never asked")
+                            elif op == "ask" and asked < 100_000:
+                                asked += 1
+                                if not child.send(_answer(handles, msg), call_deadline):
+                                    kind = "timeout"
+                            else:
+                                malformed.setdefault(call_id, "an unexpected message")
+                    if kind == "timeout":
+                        late = time.monotonic() >= deadline
+                        fn = case.function or q.fn_name
+                        stop(f"killed at the wall-clock limit ({exercise.wall_timeout:g} s)" if late else
+                             f"stopped: {fn} did not return within {timeout:g} s")
+                        outcome[key] = ("wall", "") if late else ("timeout", f"{timeout:g}")
+                        broken = ("skipped", "")
+                    elif kind == "eof":
+                        stop(f"the process ended during a call of {case.function or q.fn_name}")
+                        outcome[key] = ("crash", "")
+                        broken = ("skipped", "")
+            if child is not None:   # late replies still count (as duplicates)
+                child.send({"op": "end"}, time.monotonic() + 1.0)
+                end = time.monotonic() + 1.0
+                while True:
+                    kind, msg = child.receive(end)
+                    if kind != "message" and kind != "malformed":
+                        break
+                    if kind == "message" and msg.get("op") == "result" and \
+                            type(msg.get("id")) is int and msg["id"] in replies:
+                        replies[msg["id"]].append(msg)
+                stop(None)
+        finally:
+            if child is not None:
+                stop(None)
+            stderr.close()
+            sandbox.sweep(uid, orphans=orphans)
+    return {"ids": ids, "replies": replies, "malformed": malformed, "outcome": outcome,
+            "events": events, "cells": report, "seconds": time.monotonic() - start,
+            "isolation": box.level}
+
+
+def _answer(handles, msg):
+    """The grader's side of a helper or function argument called by the submission."""
+    fn = handles.get(msg.get("fn")) if isinstance(msg.get("fn"), str) else None
+    if fn is None:
+        return {"op": "error", "error": "unknown function"}
+    try:
+        args = decode(msg.get("args"), max_items=300_000)
+        if not isinstance(args, tuple):
+            raise DecodeError("arguments must be a tuple")
+        with np.errstate(all="ignore"):
+            value = fn(*args)
+        return {"op": "answer", "value": encode(value)}
+    except (DecodeError, EncodeError) as exc:
+        return {"op": "error", "error": f"unusable arguments ({exc})"}
+    except Exception as exc:  # noqa: BLE001 -- the grader's function on the learner's input
+        return {"op": "error", "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
+
+def _case_verdict(run, key, case):
+    """``(status, value, error)`` for ``judge`` from the replies to one case."""
+    if key in run["outcome"]:
+        status, detail = run["outcome"][key]
+        if status == "timeout":
+            return "timeout", None, detail
+        if status == "crash":
+            return "invalid", None, "the process ended during this call (os._exit? a crash?)"
+        if status == "wall":
+            return "invalid", None, "not run: the wall-clock limit was reached"
+        return "skipped", None, ""
+    call_id = run["ids"].get(key)
+    replies = run["replies"].get(call_id, [])
+    if call_id in run["malformed"]:
+        return "invalid", None, f"the grading channel received {run['malformed'][call_id]}"
+    if len(replies) != 1:
+        return "invalid", None, ("no answer was received" if not replies else
+                                 f"answered {len(replies)} times (the grading channel was written to)")
+    reply = replies[0]
+    status = reply.get("status")
+    if status not in _STATUSES or set(reply) - {"op", "id", "status", "value", "error"}:
+        return "invalid", None, "a malformed answer"
+    if status == "ok":
+        try:
+            return "ok", decode(reply.get("value")), ""
+        except DecodeError as exc:
+            return "error", None, f"unreadable output ({exc})"
+    if status == "stored" and not case.store or status != "stored" and case.store and \
+            status not in ("error", "timeout", "missing", "unavailable"):
+        return "invalid", None, "a malformed answer"
+    return status, None, str(reply.get("error", ""))[:300]
+
+
+def grade_notebook(path, seed=None, uid=_AUTO, orphans=False, **limits):
+    """Grade one notebook in this process; return its result dict (see :func:`grade`).
 
     ``limits`` override the exercise's ``cell_timeout``, ``wall_timeout`` or ``memory_mb``.
+    ``uid``: the user the submission runs as (default: a fresh one when root).
+    Raises :class:`GradingError` when the notebook cannot be graded.
     """
     nb = read_notebook(path)
     exercise = dataclasses.replace(load_exercise(exercise_id_of(nb, path)), **limits)
+    cells = _code_cells(nb)
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "little")
     all_cases = _question_cases(exercise, seed)
-
     # the right answers, computed here and never shown to the submission
-    expected = []
-    for q, cases in zip(exercise.questions, all_cases):
-        expected.append([None if (c.store or q.score is not None) else q.reference(*c.args, **c.kwargs)
-                         for c in cases])
-
-    cells = [c for c in nb["cells"] if c.get("cell_type") == "code"]
-    plan = {
-        "cell_timeout": exercise.cell_timeout,
-        "cells": [{"source": _cell_source(c),
-                   "skip": "skip-grading" in c.get("metadata", {}).get("tags", [])} for c in cells],
-        "questions": [{
-            "name": q.name, "function": q.fn_name, "patch": q.patch,
-            "calls": [{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs)),
-                       "store": c.store, "timeout": c.timeout or q.timeout,
-                       "function": c.function} for c in cases],
-        } for q, cases in zip(exercise.questions, all_cases)],
-    }
-    with tempfile.TemporaryDirectory(prefix="rnnlib-grade-") as workdir:
-        lines, killed, returncode, tail, seconds = _run_child(plan, exercise, workdir,
-                                                              exercise.wall_timeout)
-
-    cell_reports = []
-    by_question = {}
-    for line in lines:
-        if not isinstance(line, dict):
-            continue
-        if "cells" in line and isinstance(line["cells"], list):
-            cell_reports = [c for c in line["cells"] if isinstance(c, dict)]
-        elif isinstance(line.get("question"), str):
-            by_question.setdefault(line["question"], line)
+    expected = [[None if (c.store or q.score is not None) else q.reference(*c.args, **c.kwargs)
+                 for c in cases] for q, cases in zip(exercise.questions, all_cases)]
+    if uid is _AUTO:
+        uid = sandbox.choose_uid()
+    run = _run(exercise, cells, all_cases, uid, orphans)
 
     questions = []
-    for q, cases, exp in zip(exercise.questions, all_cases, expected):
-        line = by_question.get(q.name)
-        judged = []
-        notes = []
-        if line is None:
-            notes.append("not graded: the submission was stopped before this question "
-                         + ("(wall-clock limit)" if killed else "(it crashed)"))
-        elif line.get("missing"):
+    for qi, (q, cases, exp) in enumerate(zip(exercise.questions, all_cases, expected)):
+        judged, notes = [], []
+        verdicts = [_case_verdict(run, (qi, ci), c) for ci, c in enumerate(cases)]
+        if verdicts and all(v[0] == "missing" for v in verdicts):
             notes.append(f"no function named {q.fn_name} (renamed, or its cell failed?)")
-        else:
-            results = line.get("results")
-            if not isinstance(results, list) or len(results) != len(cases):
-                notes.append("not graded: malformed results")
-            else:
-                for case, e, r in zip(cases, exp, results):
-                    if not isinstance(r, dict) or case.store:
-                        if isinstance(r, dict) and r.get("status") not in ("stored", None):
-                            judged.append(judge(q, case, r.get("status"), error=str(r.get("error", ""))))
-                        continue
-                    status = r.get("status")
-                    value = None
-                    if status == "ok":
-                        try:
-                            value = decode(r.get("value"))
-                        except DecodeError as exc:
-                            status, r = "error", {"error": f"unreadable output ({exc})"}
-                    judged.append(judge(q, case, status, value, e, str(r.get("error", ""))))
+        for case, e, (status, value, error) in zip(cases, exp, verdicts):
+            if status == "missing":
+                status, error = "invalid", f"no function named {case.function or q.fn_name}"
+            if case.store:   # not scored itself; its failure is said once
+                if status != "stored":
+                    _, ms, _ = judge(q, case, status, error=error)
+                    notes += [f"{case.function or q.fn_name}: {t}" for _, t in ms if t]
+                continue
+            judged.append(judge(q, case, status, value, e, error))
         fraction, messages, hints = summarize(q, judged)
-        n_ok = sum(1 for f, _, _ in judged if f >= 1.0)
         questions.append({
             "name": q.name, "title": q.title,
             "points": round(q.points * fraction, 2), "max": q.points,
-            "cases_passed": n_ok, "cases": len([c for c in cases if not c.store]),
-            "messages": notes + messages, "hints": hints,
+            "cases_passed": sum(1 for f, _, _ in judged if f >= 1.0),
+            "cases": len(judged), "messages": notes + messages, "hints": hints,
         })
-    score = round(sum(x["points"] for x in questions), 2)
-    status = "killed at the wall-clock limit" if killed else (
-        "ok" if returncode == 0 else f"crashed (exit code {returncode})" + (f": {tail[0]}" if tail else ""))
     return {
         "notebook": str(path), "exercise": exercise.id, "title": exercise.title,
-        "score": score, "max": exercise.max_points, "seed": seed,
-        "seconds": round(seconds, 2), "process": status,
-        "cells": [c for c in cell_reports if c.get("status") in ("error", "timeout")],
+        "score": round(sum(x["points"] for x in questions), 2), "max": exercise.max_points,
+        "seed": seed, "seconds": round(run["seconds"], 2),
+        "process": "; ".join(run["events"]) if run["events"] else "ok",
+        "isolation": run["isolation"],
+        "cells": run["cells"] or [],
         "questions": questions,
     }
 
 
-def grade(paths, seed=None, jobs=1):
-    """Grade several notebooks (``jobs`` at a time). Misuse raises :class:`GradingError` first.
+def _error_result(path, message):
+    return {"notebook": str(path), "error": message, "score": None, "max": None}
 
-    Each result: ``{"notebook", "exercise", "title", "score", "max", "seed", "seconds",
-    "process", "cells" (the cells that failed), "questions": [{"name", "title", "points",
-    "max", "cases_passed", "cases", "messages", "hints"}]}``.
+
+def _one_line(exc):
+    text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, GradingError) else str(exc)
+    return " ".join(text.split())[:300]
+
+
+def _worker_main():
+    """``python -m rnnlib.grading.runner``: grade the notebook named on stdin, print the result."""
+    job = json.loads(sys.stdin.read())
+    resource.setrlimit(resource.RLIMIT_AS, (_WORKER_MEMORY_MB * 2**20,) * 2)
+    sandbox.become_subreaper()
+    try:
+        result = grade_notebook(job["path"], seed=job["seed"], uid=job["uid"], orphans=True)
+    except GradingError as exc:
+        result = _error_result(job["path"], str(exc))
+    except MemoryError:
+        result = _error_result(job["path"], "the grader ran out of memory scoring this notebook")
+    except BaseException as exc:  # noqa: BLE001 -- one line for the report, never a traceback
+        result = _error_result(job["path"], f"the grader failed on this notebook ({_one_line(exc)})")
+    sys.stdout.write(json.dumps(result))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+_UIDS_LOCK = threading.Lock()
+_UIDS_IN_USE = set()
+
+
+def _grade_in_worker(path, seed):
+    """Grade one notebook in a worker process (limited in time and memory); never raises."""
+    try:
+        exercise = load_exercise(exercise_id_of(read_notebook(path), path))
+    except GradingError as exc:
+        return _error_result(path, str(exc))
+    with _UIDS_LOCK:
+        uid = sandbox.choose_uid()
+        while uid is not None and uid in _UIDS_IN_USE:
+            uid = sandbox.choose_uid()
+        _UIDS_IN_USE.add(uid)
+    try:
+        job = json.dumps({"path": str(path), "seed": seed, "uid": uid})
+        proc = subprocess.run([sys.executable, "-m", "rnnlib.grading.runner"], input=job,
+                              capture_output=True, text=True, start_new_session=True,
+                              timeout=exercise.wall_timeout + _SCORING_SECONDS)
+        try:
+            result = json.loads(proc.stdout)
+        except ValueError:
+            tail = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+            return _error_result(path, f"the grader failed on this notebook ({tail[0][:200]})")
+        if not isinstance(result, dict) or "notebook" not in result:
+            return _error_result(path, "the grader failed on this notebook (no result)")
+        return result
+    except subprocess.TimeoutExpired:
+        return _error_result(path, "the grader took too long scoring this notebook")
+    finally:
+        sandbox.sweep(uid)
+        with _UIDS_LOCK:
+            _UIDS_IN_USE.discard(uid)
+
+
+def grade(paths, seed=None, jobs=1):
+    """Grade several notebooks (``jobs`` at a time), each in its own worker process.
+
+    Returns one result per notebook, in order. A notebook that cannot be graded gives
+    ``{"notebook", "error", "score": None, "max": None}``; the others are unaffected.
+    Each graded result: ``{"notebook", "exercise", "title", "score", "max", "seed",
+    "seconds", "process", "isolation", "cells" (the cells that failed), "questions":
+    [{"name", "title", "points", "max", "cases_passed", "cases", "messages", "hints"}]}``.
     """
-    for path in paths:  # every misuse is reported before anything runs
-        exercise_id_of(read_notebook(path), path)
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little")
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda p: grade_notebook(p, seed), paths))
+        return list(pool.map(lambda p: _grade_in_worker(p, seed), paths))
 
 
 def _wrap(text, width, indent):
@@ -244,6 +540,8 @@ def _wrap(text, width, indent):
 
 def format_table(result, width=100):
     """A plain-text report: one row per question with points, then messages and hints."""
+    if result.get("error"):
+        return f"{result['notebook']}: error: {result['error']}"
     name_w = max(8, *(len(q["name"]) for q in result["questions"]))
     out = [f"{result['notebook']}  [{result['exercise']}: {result['title']}]"]
     if result["process"] != "ok":
@@ -266,3 +564,7 @@ def format_table(result, width=100):
     out.append(f"  {'total':<{name_w}}  {total:>9}  ({result['seconds']:.1f} s)")
     return "\n".join(out)
 
+
+
+if __name__ == "__main__":
+    _worker_main()
