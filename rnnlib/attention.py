@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlib._checks import check_array
+from rnnlib._checks import check_array, check_size
 
 __all__ = [
     "masked_softmax",
@@ -56,6 +56,11 @@ def masked_softmax(scores, mask=None):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def check_sizes(**sizes):
+    """The sizes as a tuple of ints >= 1, in the order given; raise naming a bad one."""
+    return tuple(check_size(name, value) for name, value in sizes.items())
+
+
 def _uniform(rng, shape, fan_in):
     bound = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-bound, bound, size=shape)
@@ -64,8 +69,19 @@ def _uniform(rng, shape, fan_in):
 class _Attention:
     """Shared forward pass; subclasses define ``score(query, keys) -> (B, S)``."""
 
-    query_size = key_size = None  # None: any size (checked against each other in dot)
+    sizes = ()             # the constructor's sizes, (query_size, key_size[, hidden_size])
     torch_class = None
+
+    # Read-only: the parameters' shapes fix them (a new size needs new parameters).
+    @property
+    def query_size(self):
+        """Hq, or None for any size (dot attention checks it against Hk)."""
+        return self.sizes[0] if self.sizes else None
+
+    @property
+    def key_size(self):
+        """Hk, or None for any size."""
+        return self.sizes[1] if self.sizes else None
 
     def forward(self, query, keys, values, mask=None):
         """Return ``context`` (B, Hv) and ``weights`` (B, S).
@@ -120,8 +136,6 @@ class DotAttention(_Attention):
     ([[0.5, 0.5]], [[0.5, 0.5]])
     """
 
-    sizes = ()
-
     def __init__(self):
         self.params = {}
 
@@ -137,9 +151,9 @@ class GeneralAttention(_Attention):
     """Bilinear score e_s = q^T W k_s, with W (Hq, Hk)."""
 
     def __init__(self, query_size, key_size, rng=None):
+        self.sizes = check_sizes(query_size=query_size, key_size=key_size)
         rng = np.random.default_rng(rng)
         self.params = {"W": _uniform(rng, (query_size, key_size), key_size)}
-        self.sizes = self.query_size, self.key_size = query_size, key_size
 
     def score(self, query, keys):
         # e_s = q^T W k_s
@@ -150,11 +164,11 @@ class ConcatAttention(_Attention):
     """Concat score e_s = v^T tanh(W [q; k_s]), with W (A, Hq + Hk), v (A,)."""
 
     def __init__(self, query_size, key_size, hidden_size, rng=None):
+        self.sizes = check_sizes(query_size=query_size, key_size=key_size, hidden_size=hidden_size)
         rng = np.random.default_rng(rng)
         fan_in = query_size + key_size
         self.params = {"W": _uniform(rng, (hidden_size, fan_in), fan_in),
                        "v": _uniform(rng, (hidden_size,), hidden_size)}
-        self.sizes = self.query_size, self.key_size, _ = query_size, key_size, hidden_size
 
     def score(self, query, keys):
         B, S, _ = keys.shape
@@ -177,11 +191,11 @@ class AdditiveAttention(_Attention):
     """
 
     def __init__(self, query_size, key_size, hidden_size, rng=None):
+        self.sizes = check_sizes(query_size=query_size, key_size=key_size, hidden_size=hidden_size)
         rng = np.random.default_rng(rng)
         self.params = {"W": _uniform(rng, (hidden_size, query_size), query_size),
                        "U": _uniform(rng, (hidden_size, key_size), key_size),
                        "v": _uniform(rng, (hidden_size,), hidden_size)}
-        self.sizes = self.query_size, self.key_size, _ = query_size, key_size, hidden_size
 
     def score(self, query, keys):
         # e_s = v^T tanh(W q + U k_s)

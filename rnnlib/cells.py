@@ -127,10 +127,21 @@ class _Cell:
     shares_da = True       # da_x and da_h are the same array
 
     def __init__(self, input_size, hidden_size, rng=None, dtype=np.float64):
-        self.input_size = check_size("input_size", input_size)
-        self.hidden_size = check_size("hidden_size", hidden_size)
-        self.params = new_params(self.input_size, self.hidden_size, self.num_gates,
+        self.params = new_params(check_size("input_size", input_size),
+                                 check_size("hidden_size", hidden_size), self.num_gates,
                                  rng=rng, dtype=dtype)
+
+    # The sizes are read from the weights, so they cannot disagree with them (and are
+    # read-only: a new size needs new weights, i.e. a new cell).
+    @property
+    def input_size(self):
+        """D, the input features (``weight_ih`` is (G*H, D))."""
+        return self.params["weight_ih"].shape[1]
+
+    @property
+    def hidden_size(self):
+        """H, the hidden units (``weight_hh`` is (G*H, H))."""
+        return self.params["weight_hh"].shape[1]
 
     @property
     def dtype(self):
@@ -299,8 +310,17 @@ class RNNCell(_Cell):
     torch_name = "RNNCell"
 
     def __init__(self, input_size, hidden_size, nonlinearity="tanh", rng=None, dtype=np.float64):
-        self.nonlinearity = check_choice("nonlinearity", nonlinearity, {"tanh", "relu"})
+        self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, rng=rng, dtype=dtype)
+
+    @property
+    def nonlinearity(self):
+        """``"tanh"`` or ``"relu"``; checked whenever it is set (a typo must not mean ReLU)."""
+        return self._nonlinearity
+
+    @nonlinearity.setter
+    def nonlinearity(self, value):
+        self._nonlinearity = check_choice("nonlinearity", value, {"tanh", "relu"})
 
     def _extra_repr(self):
         return f", nonlinearity={self.nonlinearity!r}"
@@ -458,8 +478,17 @@ class GRUCell(_Cell):
     fold_bias_hh = False   # b_hn sits inside r * (W_hn h + b_hn), or after W_hn (r * h)
 
     def __init__(self, input_size, hidden_size, rng=None, dtype=np.float64, variant="pytorch"):
-        self.variant = check_choice("variant", variant, {"pytorch", "textbook"})
+        self.variant = variant
         super().__init__(input_size, hidden_size, rng=rng, dtype=dtype)
+
+    @property
+    def variant(self):
+        """``"pytorch"`` or ``"textbook"``; checked whenever it is set."""
+        return self._variant
+
+    @variant.setter
+    def variant(self, value):
+        self._variant = check_choice("variant", value, {"pytorch", "textbook"})
 
     @property
     def shares_da(self):

@@ -53,6 +53,23 @@ def _check_int_vector(name, value, N):
     return value.astype(np.int64)
 
 
+def _ignore_unused_frames(log_probs, input_lengths):
+    """Check the frames t < T_n for NaN and +inf; return log_probs with frames t >= T_n zeroed.
+
+    Frames past a sequence's length are padding and, as in PyTorch, may hold anything
+    (NaN included). Zeroing them (in a copy) keeps such values out of the lattice.
+    """
+    if not np.isnan(log_probs).any() and not (log_probs == np.inf).any():
+        return log_probs                          # -inf is a valid log-probability
+    used = np.arange(len(log_probs))[:, None] < input_lengths  # (T, N)
+    bad = np.argwhere((np.isnan(log_probs) | (log_probs == np.inf)) & used[:, :, None])
+    if len(bad):
+        raise ValueError(f"log_probs: expected finite values or -inf in the frames "
+                         f"t < input_lengths[n], got {log_probs[tuple(bad[0])]} at (t, n, c) = "
+                         f"{tuple(bad[0].tolist())}")
+    return np.where(used[:, :, None], log_probs, 0.0).astype(log_probs.dtype, copy=False)
+
+
 def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
     """Validate the ctc_loss arguments; return them as arrays with padded (N, S) targets."""
     log_probs = np.asarray(log_probs)
@@ -60,9 +77,10 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
         raise ValueError(f"log_probs: expected shape (T, N, C), got {log_probs.shape}")
     if not np.issubdtype(log_probs.dtype, np.floating):
         raise ValueError(f"log_probs: expected floating point, got dtype {log_probs.dtype}")
-    if np.isnan(log_probs).any() or (log_probs == np.inf).any():
-        raise ValueError("log_probs: expected finite values or -inf, got NaN or +inf")
     T, N, C = log_probs.shape
+    if T == 0 or N == 0 or C == 0:
+        raise ValueError(f"log_probs: expected shape (T, N, C) with T, N, C >= 1, "
+                         f"got {log_probs.shape}")
     if not 0 <= blank < C:
         raise ValueError(f"blank: expected an index in [0, {C}), got {blank}")
     input_lengths = _check_int_vector("input_lengths", input_lengths, N)
@@ -70,6 +88,7 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
     if ((input_lengths < 1) | (input_lengths > T)).any():
         raise ValueError(f"input_lengths: expected values in [1, T={T}], "
                          f"got {input_lengths.tolist()}")
+    log_probs = _ignore_unused_frames(log_probs, input_lengths)
     if (target_lengths < 0).any():
         raise ValueError(f"target_lengths: expected values >= 0, got {target_lengths.tolist()}")
 
@@ -220,6 +239,8 @@ def _one_sequence(log_probs, target, blank):
     log_probs = np.asarray(log_probs)
     if log_probs.ndim != 2:
         raise ValueError(f"log_probs: expected shape (T, C), got {log_probs.shape}")
+    if log_probs.shape[0] == 0:
+        raise ValueError(f"log_probs: expected T >= 1 frames, got shape {log_probs.shape}")
     target = np.asarray(target, dtype=np.int64).reshape(1, -1)
     args = _check_inputs(log_probs[:, None], target, [len(log_probs)], [target.shape[1]], blank)
     return _Lattice(*args, blank)
@@ -232,7 +253,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
     """CTC loss, with the meaning of ``torch.nn.functional.ctc_loss``.
 
     Args:
-        log_probs: (T, N, C) log-probabilities (log_softmax over C).
+        log_probs: (T, N, C) log-probabilities (log_softmax over C), T, N, C >= 1.
+            Frames t >= input_lengths[n] are ignored, whatever they hold (NaN too).
         targets: (N, S) padded label ids, or (sum(target_lengths),) concatenated.
             Must not contain ``blank`` within each target's length.
         input_lengths: (N,) frames used per sequence, 1 <= T_n <= T.

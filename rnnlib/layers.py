@@ -34,11 +34,12 @@ every layer but the last, in training mode only, as in PyTorch.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlib._checks import check_array, check_size
+from rnnlib._checks import check_array, check_choice, check_size
 from rnnlib.cells import (GRUCell, LSTMCell, RNNCell, gate_major, input_grad, input_projection,
                           input_weight_grad)
 
@@ -68,31 +69,69 @@ class _Layer:
 
     def __init__(self, input_size, hidden_size, num_layers=1, bidirectional=False,
                  batch_first=False, rng=None, dropout=0.0, dtype=np.float64, **cell_kwargs):
-        self.input_size = check_size("input_size", input_size)
-        self.hidden_size = check_size("hidden_size", hidden_size)
-        self.num_layers = check_size("num_layers", num_layers)
-        self.bidirectional = bool(bidirectional)
+        input_size = check_size("input_size", input_size)
+        hidden_size = check_size("hidden_size", hidden_size)
+        self._num_layers = check_size("num_layers", num_layers)
+        self._num_directions = 2 if bidirectional else 1
         self.batch_first = bool(batch_first)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.dropout = float(dropout)
+        self.dropout = dropout
         self.training = True
         self.rng = np.random.default_rng(rng)          # initialisation, then dropout masks
-        self.num_directions = 2 if self.bidirectional else 1
         # one cell per (layer, direction), applied at every step; params holds their
         # weights under PyTorch's names (the layer reads params, so entries may be replaced)
         self.cells = []
         self.params = {}
         for layer in range(self.num_layers):
-            d_in = self.input_size if layer == 0 else self.num_directions * self.hidden_size
+            d_in = input_size if layer == 0 else self.num_directions * hidden_size
             row = []
             for direction in range(self.num_directions):
-                cell = self.cell_class(d_in, self.hidden_size, rng=self.rng, dtype=dtype,
+                cell = self.cell_class(d_in, hidden_size, rng=self.rng, dtype=dtype,
                                        **cell_kwargs)
                 sfx = self._suffix(layer, direction)
                 self.params.update({k + sfx: v for k, v in cell.params.items()})
                 row.append(cell)
             self.cells.append(row)
+
+    # The structure is fixed by the weights: these are read-only (a different size or
+    # depth needs new weights, i.e. a new layer).
+    @property
+    def input_size(self):
+        """D, the input features (``weight_ih_l0`` is (G*H, D))."""
+        return self.params["weight_ih_l0"].shape[1]
+
+    @property
+    def hidden_size(self):
+        """H, the hidden units (``weight_hh_l0`` is (G*H, H))."""
+        return self.params["weight_hh_l0"].shape[1]
+
+    @property
+    def num_layers(self):
+        """L, the stacked layers."""
+        return self._num_layers
+
+    @property
+    def num_directions(self):
+        """K: 2 if bidirectional, else 1."""
+        return self._num_directions
+
+    @property
+    def bidirectional(self):
+        return self._num_directions == 2
+
+    @property
+    def dropout(self):
+        """Probability p in [0, 1] of zeroing each input of layers 1..L-1 in training mode.
+
+        Checked whenever it is set, not only by the constructor. As in PyTorch, p = 1
+        zeroes those inputs entirely.
+        """
+        return self._dropout
+
+    @dropout.setter
+    def dropout(self, p):
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout must be a number in [0, 1], got {p!r}")
+        self._dropout = float(p)
 
     @staticmethod
     def _suffix(layer, direction):
@@ -173,8 +212,9 @@ class _Layer:
             mask = None
             if layer > 0 and self.training and self.dropout > 0:
                 # inverted dropout: zero with probability p, scale the rest by 1/(1-p)
+                # (p = 1 keeps nothing: the scale is irrelevant, and 1/0 must not be formed)
                 keep = self.rng.random(layer_in.shape) >= self.dropout
-                mask = keep / (1.0 - self.dropout)
+                mask = keep * (1.0 / (1.0 - self.dropout) if self.dropout < 1 else 0.0)
                 layer_in = layer_in * mask.astype(layer_in.dtype)
             cache.masks.append(mask)
             layer_out = np.empty((T, B, K * H), self.dtype)              # (T, B, K*H)
@@ -376,10 +416,20 @@ class RNN(_Layer):
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
                  bidirectional=False, batch_first=False, rng=None, dropout=0.0,
                  dtype=np.float64):
-        self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers=num_layers,
                          bidirectional=bidirectional, batch_first=batch_first, rng=rng,
                          dropout=dropout, dtype=dtype, nonlinearity=nonlinearity)
+
+    @property
+    def nonlinearity(self):
+        """``"tanh"`` or ``"relu"``, that of every cell; setting it checks it and sets theirs."""
+        return self.cells[0][0].nonlinearity
+
+    @nonlinearity.setter
+    def nonlinearity(self, value):
+        check_choice("nonlinearity", value, {"tanh", "relu"})
+        for cell in (c for row in self.cells for c in row):
+            cell.nonlinearity = value
 
     @classmethod
     def _torch_kwargs(cls, module):
@@ -419,7 +469,17 @@ class GRU(_Layer):
         super().__init__(input_size, hidden_size, num_layers=num_layers,
                          bidirectional=bidirectional, batch_first=batch_first, rng=rng,
                          dropout=dropout, dtype=dtype, variant=variant)
-        self.variant = variant
+
+    @property
+    def variant(self):
+        """``"pytorch"`` or ``"textbook"``, that of every cell; setting it checks it and sets theirs."""
+        return self.cells[0][0].variant
+
+    @variant.setter
+    def variant(self, value):
+        check_choice("variant", value, {"pytorch", "textbook"})
+        for cell in (c for row in self.cells for c in row):
+            cell.variant = value
 
     def to_torch(self):
         if self.variant != "pytorch":

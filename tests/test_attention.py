@@ -162,3 +162,17 @@ def test_pytorch_twin_bad_shapes_raise(change, argument):
     module = TorchAdditiveAttention(Hq, Hk, A).double()
     with pytest.raises(ValueError, match=argument):
         module(**kwargs)
+
+
+@pytest.mark.parametrize("cls, args", [(GeneralAttention, (3, 4)),
+                                       (ConcatAttention, (3, 4, 5)),
+                                       (AdditiveAttention, (3, 4, 5))])
+def test_sizes_checked_and_read_only(cls, args):
+    with pytest.raises(ValueError, match="key_size must be >= 1, got 0"):
+        cls(args[0], 0, *args[2:])
+    att = cls(*args, rng=0)
+    for name in ("query_size", "key_size"):
+        with pytest.raises(AttributeError):   # the parameters' shapes fix the sizes
+            setattr(att, name, 7)
+    assert (att.query_size, att.key_size) == args[:2]
+    assert DotAttention().query_size is None

@@ -197,3 +197,27 @@ def test_bad_constructor_arguments():
         LSTMCell(3, 0)
     with pytest.raises(TypeError, match="module must be a torch.nn.LSTMCell, got GRUCell"):
         LSTMCell.from_torch(torch.nn.GRUCell(2, 3))
+
+
+def test_choices_checked_when_set_after_construction():
+    cell = RNNCell(3, 4, rng=0)
+    with pytest.raises(ValueError, match="nonlinearity must be one of"):
+        cell.nonlinearity = "sigmoid"       # would otherwise silently run ReLU
+    assert cell.nonlinearity == "tanh"
+    cell.nonlinearity = "relu"
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    np.testing.assert_allclose(cell.forward(x)[0], cell.to_torch()(torch.tensor(x)).detach().numpy())
+    gru = GRUCell(3, 4, rng=0)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        gru.variant = "minimal"             # would otherwise silently run PyTorch's form
+    assert gru.variant == "pytorch"
+
+
+@pytest.mark.parametrize("name", ["input_size", "hidden_size"])
+def test_sizes_are_read_only_and_follow_params(name):
+    cell = LSTMCell(3, 4, rng=0)
+    with pytest.raises(AttributeError):
+        setattr(cell, name, 5)
+    assert (cell.input_size, cell.hidden_size) == (3, 4)
+    module = torch.nn.LSTMCell(6, 2)
+    assert (LSTMCell.from_torch(module).input_size, LSTMCell.from_torch(module).hidden_size) == (6, 2)

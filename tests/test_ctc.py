@@ -75,6 +75,28 @@ def test_loss_and_grad_equal_pytorch(reduction, blank):
         np.testing.assert_allclose(grad, expected_grad, atol=1e-10)
 
 
+@pytest.mark.parametrize("padding", [np.nan, np.inf, -np.inf, 1e30])
+def test_frames_past_input_lengths_are_ignored(padding):
+    # whatever the padding frames hold, loss and gradient equal PyTorch's on the same batch
+    z, targets, input_lengths, target_lengths = random_batch(7)
+    expected, expected_grad = torch_loss(z, targets, input_lengths, target_lengths,
+                                         reduction="none")
+    lp = log_softmax(z)
+    unused = np.arange(len(lp))[:, None] >= input_lengths  # (T, N)
+    assert unused.any()
+    lp[unused] = padding
+    args = (lp, targets, input_lengths, target_lengths)
+    np.testing.assert_allclose(ctc_loss(*args, reduction="none"), expected, rtol=1e-10)
+    loss, grad = ctc_loss_and_grad(*args)
+    np.testing.assert_allclose(loss, expected, rtol=1e-10)
+    np.testing.assert_allclose(grad, expected_grad, atol=1e-10)
+    assert (grad[unused] == 0).all()
+    # a NaN inside a used frame is still an error, located in the message
+    lp[input_lengths[1] - 1, 1, 0] = np.nan
+    with pytest.raises(ValueError, match=rf"log_probs: .* at \(t, n, c\) = \({input_lengths[1] - 1}, 1, 0\)"):
+        ctc_loss(*args)
+
+
 def test_concatenated_targets_equal_padded():
     z, targets, input_lengths, target_lengths = random_batch(1)
     concatenated = np.concatenate([t[:n] for t, n in zip(targets, target_lengths)])
@@ -209,6 +231,8 @@ def test_prefix_beam_search_beats_greedy_on_split_mass():
 @pytest.mark.parametrize("change, argument", [
     (dict(log_probs=np.zeros((5, 3))), "log_probs"),
     (dict(log_probs=np.full((5, 2, 3), np.nan)), "log_probs"),
+    (dict(log_probs=np.zeros((0, 2, 3)), input_lengths=[0, 0]), "log_probs"),  # T = 0
+    (dict(log_probs=np.zeros((5, 2, 0))), "log_probs"),                         # C = 0
     (dict(input_lengths=[5, 6]), "input_lengths"),
     (dict(input_lengths=[5]), "input_lengths"),
     (dict(target_lengths=[3, 1]), "targets"),
@@ -226,6 +250,18 @@ def test_bad_input_raises(change, argument):
     kwargs.update(change)
     with pytest.raises(ValueError, match=argument):
         ctc_loss(**kwargs)
+
+
+def test_empty_input_raises_value_error():
+    # T = 0 or N = 0 is rejected before the lattice is built (PyTorch rejects it too)
+    for log_probs in [np.zeros((0, 1, 3)), np.zeros((0, 0, 3)), np.zeros((4, 0, 3))]:
+        N = log_probs.shape[1]
+        for fn in (ctc_loss, ctc_grad, ctc_loss_and_grad):
+            with pytest.raises(ValueError, match=r"log_probs: expected shape \(T, N, C\)"):
+                fn(log_probs, np.zeros((N, 0), int), np.zeros(N, int), np.zeros(N, int))
+    for fn in (ctc_alpha, ctc_beta):
+        with pytest.raises(ValueError, match="log_probs: expected T >= 1"):
+            fn(np.zeros((0, 3)), [1])
 
 
 def test_decoder_bad_input_raises():

@@ -95,6 +95,7 @@ def test_dstate_n_defaults_to_zero(kind):
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_layer_parameter_count_and_round_trip(kind, bidirectional):
+    torch.manual_seed(0)           # the module's initial weights (ReLU units can all be dead)
     cls, kwargs = KINDS[kind]
     module = getattr(torch.nn, cls.__name__)(3, 4, num_layers=2, bidirectional=bidirectional,
                                              batch_first=True, dropout=0.25, **kwargs).double()
@@ -218,5 +219,68 @@ def test_layer_bad_input():
     h0[0, 1, 3] = np.nan
     with pytest.raises(ValueError, match=re.escape("state0 of shape (1, 2, 4) must be finite")):
         gru.forward(np.zeros((2, 5, 3)), h0)
-    with pytest.raises(ValueError, match="dropout must be in"):
-        RNN(3, 4, dropout=1.0)
+    for p in (-0.1, 1.5, "0.5", None):
+        with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\]"):
+            RNN(3, 4, dropout=p)
+
+
+def test_dropout_checked_when_set_after_construction():
+    layer = LSTM(3, 4, num_layers=2, rng=0)
+    for p in (-0.1, 1.5, float("nan"), "0.5"):
+        with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\]"):
+            layer.dropout = p
+    assert layer.dropout == 0.0                              # a rejected value changes nothing
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_dropout_one_zeroes_the_inputs_of_upper_layers(kind):
+    # PyTorch accepts p = 1 and zeroes the inter-layer outputs; a training forward must
+    # stay finite, not divide by 1 - p = 0
+    cls, kwargs = KINDS[kind]
+    layer = cls(3, 4, num_layers=2, rng=0, **kwargs)
+    layer.dropout = 1
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    out, _, cache = layer.forward(x)
+    assert np.isfinite(out).all()
+    # layer 1 then sees zeros: its output is that of the top layer alone on a zero input
+    top = cls(4, 4, rng=0, **kwargs)
+    top.params = {k.replace("_l1", "_l0"): v for k, v in layer.params.items() if "_l1" in k}
+    np.testing.assert_array_equal(out, top.forward(np.zeros((5, 2, 4)))[0])
+    # nothing flows back into layer 0 or x
+    dx, _, grads = layer.backward(np.ones_like(out), cache)
+    assert not dx.any() and not grads["weight_ih_l0"].any()
+    with torch.no_grad():
+        module = layer.to_torch().train()
+        torch_out = module(torch.tensor(x))[0].numpy()
+    assert module.dropout == 1.0 and rel_err(out, torch_out) < 1e-12
+
+
+def test_nonlinearity_and_variant_checked_when_set_and_reach_every_cell():
+    rnn = RNN(3, 4, num_layers=2, bidirectional=True, rng=0)
+    with pytest.raises(ValueError, match="nonlinearity must be one of"):
+        rnn.nonlinearity = "sigmoid"
+    rnn.nonlinearity = "relu"
+    assert {c.nonlinearity for row in rnn.cells for c in row} == {"relu"}
+    # the layer computes what it says: equal to torch's ReLU RNN
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    torch_out = rnn.to_torch()(torch.tensor(x))[0].detach().numpy()
+    assert rnn.to_torch().nonlinearity == "relu" and rel_err(rnn.forward(x)[0], torch_out) < 1e-12
+    gru = GRU(3, 4, num_layers=2, rng=0)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        gru.variant = "minimal"
+    gru.variant = "textbook"
+    assert {c.variant for row in gru.cells for c in row} == {"textbook"}
+    with pytest.raises(ValueError, match="variant='pytorch'"):
+        gru.to_torch()
+
+
+@pytest.mark.parametrize("name", ["input_size", "hidden_size", "num_layers", "bidirectional",
+                                  "num_directions"])
+def test_structure_is_read_only(name):
+    # sizes are fixed by the weights' shapes: assigning one must fail, not desynchronise
+    layer = GRU(3, 4, num_layers=2, rng=0)
+    before = getattr(layer, name)
+    with pytest.raises(AttributeError):
+        setattr(layer, name, 7)
+    assert getattr(layer, name) == before
+    assert (layer.input_size, layer.hidden_size, layer.num_layers, layer.bidirectional) == (3, 4, 2, False)
