@@ -263,3 +263,91 @@ def test_desktop_menu_button_collapses_the_sidebar(browser, server):
         expect(sidebar).to_be_visible()
     finally:
         visit.close()
+
+
+# The contrast of every piece of text inside `root` with what is painted behind it (WCAG 2
+# relative luminance; translucent colours are composited over the layers beneath).
+_CONTRAST_JS = """
+root => {
+  const parse = (s) => {
+    const m = s.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const over = (top, under) => {
+    const a = top[3];
+    return [0, 1, 2].map((k) => top[k] * a + under[k] * (1 - a)).concat([1]);
+  };
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) layers.push(c);
+      if (c && c[3] >= 1) break;
+    }
+    let colour = [255, 255, 255, 1];   // the canvas, when no element paints an opaque background
+    for (const c of layers.reverse()) colour = over(c, colour);
+    return colour;
+  };
+  const lum = (c) => {
+    const [r, g, b] = c.slice(0, 3).map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratio = (a, b) => {
+    const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  const out = [];
+  for (const el of root.querySelectorAll("*")) {
+    const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own && el.tagName !== "SELECT") continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === "hidden") continue;
+    const bg = background(el instanceof SVGElement ? el.ownerSVGElement : el);
+    const style = getComputedStyle(el);
+    const fg = parse(el instanceof SVGElement ? style.fill : style.color);
+    if (!fg) continue;
+    out.push({text: el.textContent.trim().slice(0, 40), ratio: ratio(over(fg, bg), bg),
+              fg: el instanceof SVGElement ? style.fill : style.color, bg: "rgb(" + bg.slice(0, 3).map(Math.round).join(",") + ")"});
+  }
+  return out;
+}
+"""
+
+
+def _low_contrast(locator, minimum=4.5):
+    found = locator.evaluate(_CONTRAST_JS)
+    assert found, "no text found to measure"
+    return [f"{t['text']!r}: {t['ratio']:.2f}:1 ({t['fg']} on {t['bg']})"
+            for t in found if t["ratio"] < minimum]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_widgets_and_quizzes_have_readable_text_in_both_modes(browser, server, scheme):
+    """Every text of the explorers and quizzes, in each state shown, has contrast >= 4.5:1."""
+    problems = []
+    for page, actions in [
+        ("chapters/05_lstm", [(".rnx .rnx-presets button", 1)]),
+        ("chapters/06_gru", [(".rnx .rnx-presets button", 2)]),
+    ]:
+        visit = Visit(browser, f"{server}/{page}.html", color_scheme=scheme)
+        try:
+            assert visit.page.get_attribute("html", "data-theme") == scheme
+            _wait_for_widgets(visit, ".rnx")
+            _wait_for_widgets(visit, ".rnn-quiz")
+            for selector, nth in actions:          # a pressed preset button
+                visit.page.locator(selector).nth(nth).click()
+            question = visit.page.locator(".rnn-quiz .rnn-quiz-question").first
+            question.locator("input[type=radio]").nth(0).check()   # feedback shown
+            question.locator(".rnn-quiz-check").click()
+            for root in visit.page.locator(".rnx, .rnn-quiz").all():
+                problems += [f"{page}: {p}" for p in _low_contrast(root)]
+            visit.page.locator(".rnx").first.screenshot(
+                path=str(SHOTS / f"{page.split('/')[-1]}_explorer_{scheme}.png"))
+        finally:
+            visit.close()
+    assert problems == [], "text below 4.5:1:\n" + "\n".join(problems)

@@ -83,7 +83,11 @@ function presetButtons(model, names, apply) {
     return [name, b];
   });
   const sync = () => {
-    for (const [name, b] of buttons) b.classList.toggle("rnx-active", model.get("preset") === name);
+    for (const [name, b] of buttons) {
+      const active = model.get("preset") === name;
+      b.classList.toggle("rnx-active", active);
+      b.setAttribute("aria-pressed", String(active));
+    }
   };
   return { node: row, sync };
 }
