@@ -2,7 +2,8 @@
 the untouched learner notebook scores 0, each known-wrong variant loses the points of the
 questions it breaks and only those, and a crash, an endless loop or a syntax error in one
 function costs only that function's question. A submission that redefines ``check`` and
-the grader's names, patches NumPy and forges the results file still scores 0.
+the grader's names, patches NumPy and writes forged answers to the grading channel
+still scores 0.
 
 Each exercise grades all its variants in one call (two at a time), so the test of one
 exercise is one pytest item and exercises spread over pytest-xdist workers.
@@ -22,13 +23,14 @@ ROOT = Path(__file__).resolve().parents[1] / "exercises"
 SEED = 20240611
 
 CHEAT = r'''
-import json, sys
+import gc, json, sys
 import numpy as np
-import rnnlib.grading.core as core
-import rnnlib.grading.runner as runner
-core.compare = lambda *a, **k: []
-core.judge = lambda *a, **k: (1.0, [], [])
-runner.judge = core.judge
+try:
+    import rnnlib.grading.core as core
+    core.compare = lambda *a, **k: []
+    core.judge = lambda *a, **k: (1.0, [], [])
+except ImportError:
+    pass
 np.allclose = lambda *a, **k: True
 np.isclose = lambda a, b, **k: np.ones(np.broadcast(a, b).shape, dtype=bool)
 def check(*args, **kwargs):
@@ -36,9 +38,12 @@ def check(*args, **kwargs):
 Checker = check
 for name in ("score", "max", "grade", "judge", "summarize"):
     globals()[name] = lambda *a, **k: 100
-with open(sys.argv[2], "a") as f:
-    f.write(json.dumps({"score": 100, "max": 10}) + "\n")
-    f.write(json.dumps({"question": "%s", "results": [{"status": "ok", "value": 1.0}] * 50}) + "\n")
+for obj in gc.get_objects():
+    if type(obj).__name__ == "_Channel":
+        obj.send({"op": "cells", "report": []})
+        for i in range(100):
+            obj.send({"op": "result", "id": i, "status": "ok", "value": 1.0})
+        obj.send({"question": "%s", "results": [{"status": "ok", "value": 1.0}] * 50})
 '''
 
 

@@ -120,27 +120,49 @@ def test_cli_several_notebooks_write_a_list(tmp_path):
     assert [r["score"] for r in results] == [10, 0]
 
 
-@pytest.mark.parametrize("problem", ["missing", "unknown id", "no metadata", "not json"])
-def test_cli_misuse_exits_2_with_a_message(tmp_path, problem):
-    nb = _nb(EXERCISES_DIR / "02_rnn_forward.ipynb")
-    if problem == "missing":
-        path = tmp_path / "nope.ipynb"
-    elif problem == "unknown id":
+@pytest.mark.parametrize("problem", ["missing", "unknown id", "no metadata", "not json",
+                                     "id is a list", "cells not dicts", "tags null"])
+def test_a_bad_notebook_is_one_error_line_and_the_batch_goes_on(tmp_path, problem):
+    nb = _nb(EXERCISES_DIR / "source" / "04_clipping.ipynb")
+    path = tmp_path / "x.ipynb"
+    if problem == "unknown id":
         nb["metadata"]["rnnlib_exercise"]["id"] = "99_nothing"
-        path = _write(tmp_path, "x.ipynb", nb)
     elif problem == "no metadata":
         del nb["metadata"]["rnnlib_exercise"]
-        path = _write(tmp_path, "x.ipynb", nb)
-    else:
-        path = tmp_path / "x.ipynb"
+    elif problem == "id is a list":
+        nb["metadata"]["rnnlib_exercise"]["id"] = ["04_clipping"]
+    elif problem == "cells not dicts":
+        nb["cells"][:0] = [42, "x", None, {"cell_type": "code", "source": 7}]
+    elif problem == "tags null":
+        for cell in nb["cells"]:
+            cell["metadata"] = {"tags": None}
+    if problem == "not json":
         path.write_text("{ not json")
-    good = EXERCISES_DIR / "02_rnn_forward.ipynb"
-    proc = _grade_cli(good, path)
-    assert proc.returncode == 2
+    elif problem != "missing":
+        path.write_text(json.dumps(nb))
+    good = EXERCISES_DIR / "source" / "02_rnn_forward.ipynb"
+    out = tmp_path / "out.json"
+    proc = _grade_cli(good, path, "--json", out, "--seed", 1, "--jobs", 2)
+    results = json.loads(out.read_text())
+    assert results[0]["score"] == 10 and "02_rnn_forward" in proc.stdout   # the other notebook
+    if problem in ("cells not dicts", "tags null"):          # odd but gradable
+        assert proc.returncode == 0, proc.stderr
+        assert results[1]["score"] == 10
+        return
     expected = {"missing": "no such file", "unknown id": "unknown exercise id '99_nothing'",
-                "no metadata": "not an exercise notebook", "not json": "not a notebook"}[problem]
-    assert expected in proc.stderr and str(path) in proc.stderr
-    assert proc.stdout == ""  # nothing graded when one argument is wrong
+                "no metadata": "not an exercise notebook", "not json": "not a notebook",
+                "id is a list": "unknown exercise id of type list"}[problem]
+    assert proc.returncode == 2
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 1 and expected in errors[0] and str(path) in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert results[1]["error"] and results[1]["score"] is None
+
+
+def test_json_into_a_missing_folder_fails_before_grading(tmp_path):
+    proc = _grade_cli(EXERCISES_DIR / "04_clipping.ipynb", "--json", tmp_path / "nope" / "r.json")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr
 
 
 # ----------------------------------------------------------------------------- limits and isolation
@@ -157,9 +179,9 @@ def test_loop_that_disables_the_alarm_is_killed_at_the_wall_clock(tmp_path):
     nb = _edit_source("04_clipping", "    clipped = {k: np.clip(g, -clip_value, clip_value)",
                       "    import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
                       "    while True:\n        pass\n    clipped = {k: np.clip(g, -clip_value, clip_value)")
-    result = grade_notebook(_write(tmp_path, "stubborn.ipynb", nb), seed=1, wall_timeout=6)
-    assert result["process"] == "killed at the wall-clock limit"
-    assert result["seconds"] < 10
+    result = grade_notebook(_write(tmp_path, "stubborn.ipynb", nb), seed=1, wall_timeout=20)
+    assert result["process"] == "stopped: clip_by_value did not return within 2 s"
+    assert result["seconds"] < 12
     points = {q["name"]: q["points"] for q in result["questions"]}
     assert points == {"global_norm": 3, "clip_by_global_norm": 4, "clip_by_value": 0}
 
@@ -257,7 +279,6 @@ def _run_source(ex_id, replace=None):
 
 @pytest.mark.parametrize("ex_id", sorted(EXERCISES))
 def test_check_passes_the_reference(ex_id, monkeypatch):
-    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
     printed = _run_source(ex_id)
     lines = [ln for ln in printed.splitlines() if "checks passed" in ln]
     assert len(lines) == len(load_exercise(ex_id).questions)
@@ -267,7 +288,6 @@ def test_check_passes_the_reference(ex_id, monkeypatch):
 @pytest.mark.parametrize("ex_id", sorted(EXERCISES))
 def test_learner_notebook_runs_top_to_bottom(ex_id, monkeypatch):
     """Run All on an untouched notebook raises nothing: every check reports the stub."""
-    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
     printed = _run_notebook(EXERCISES_DIR / f"{ex_id}.ipynb", skip_tagged=False)
     functions = {q.fn_name for q in load_exercise(ex_id).questions}
     assert printed.count("not implemented yet") == len(functions), printed
@@ -291,28 +311,22 @@ def test_learner_notebook_runs_top_to_bottom(ex_id, monkeypatch):
      "contains NaN or inf"),
 ])
 def test_check_gives_targeted_hints_without_values(ex_id, replace, expected, monkeypatch):
-    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
     printed = _run_source(ex_id, replace)
     assert expected in printed, printed
     assert not re.search(r"\d\.\d{3,}", printed), printed   # no numbers from the expected output
 
 
-def test_check_reports_stub_and_is_silent_inside_the_grader(monkeypatch, capsys):
+def test_check_reports_stub(capsys):
     check = Checker("04_clipping")
 
     def global_norm(grads):
         raise NotImplementedError("replace this line with your code")
 
-    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
     check(global_norm)
     assert "not implemented yet" in capsys.readouterr().out
-    monkeypatch.setenv("RNNLIB_GRADING", "1")
-    assert check(global_norm) is None
-    assert capsys.readouterr().out == ""
 
 
 def test_check_names_the_functions_it_knows(capsys, monkeypatch):
-    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
     Checker("04_clipping")(print)
     assert "expected one of the exercise's functions" in capsys.readouterr().out
 
@@ -355,7 +369,6 @@ def _edit_source_nb(nb, old, new):
 def test_check_stops_an_endless_loop(monkeypatch, capsys):
     import rnnlib.grading.check as check_module
     monkeypatch.setattr(check_module, "CHECK_SECONDS", 0.5)
-    monkeypatch.delenv("RNNLIB_GRADING", raising=False)
 
     def global_norm(grads):
         while True:
@@ -363,3 +376,221 @@ def test_check_stops_an_endless_loop(monkeypatch, capsys):
 
     Checker("04_clipping")(global_norm)
     assert "did not finish within 0.5 s" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- hostile submissions
+
+ROOT_ONLY = pytest.mark.skipif(
+    not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() != 0,
+    reason="the submission runs as another user only when the grader runs as root")
+
+
+def _stub_with(ex_id, source):
+    """The untouched learner notebook with one more code cell at the end."""
+    return _with_cell(_nb(EXERCISES_DIR / f"{ex_id}.ipynb"), source)
+
+
+def _points(result):
+    return {q["name"]: q["points"] for q in result["questions"]}
+
+
+STEAL_REFERENCES = r'''
+import glob, json, os, sys
+import rnnlib
+found = []
+for attempt in (
+        lambda: __import__("rnnlib.grading.ex04_clipping", fromlist=["x"]),
+        lambda: (sys.path.insert(0, REPO), __import__("rnnlib.grading.ex04_clipping", fromlist=["x"]))[1],
+        lambda: __import__("__editable___rnnlib_0_1_0_finder").install() or
+                __import__("rnnlib.grading.ex04_clipping", fromlist=["x"])):
+    try:
+        module = attempt()
+        found.append(module)
+        global_norm = module.ref_global_norm
+        clip_by_global_norm = module.ref_clip_by_global_norm
+        clip_by_value = module.ref_clip_by_value
+    except Exception:
+        pass
+here = os.path.dirname(os.path.dirname(rnnlib.__file__))
+for folder in (here, REPO, REPO + "/exercises/source", "/root"):
+    for path in glob.glob(folder + "/**/04_clipping.ipynb", recursive=True):
+        try:
+            nb = json.load(open(path))
+        except Exception:
+            continue
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code" and "BEGIN SOLUTION" in "".join(cell["source"]):
+                exec("".join(cell["source"]), globals())
+'''
+
+
+def test_references_and_solutions_are_out_of_reach(tmp_path):
+    """Importing the grader's references or reading the solution notebooks gets nothing."""
+    nb = _stub_with("04_clipping", f"REPO = {str(REPO)!r}\n" + STEAL_REFERENCES)
+    result = grade_notebook(_write(tmp_path, "steal.ipynb", nb), seed=1)
+    assert result["score"] == 0, result["questions"]
+    if result["isolation"] == "user+mount":
+        nb = _stub_with("04_clipping", f"REPO = {str(REPO)!r}\n" + r'''
+def global_norm(grads):
+    import os
+    return float(sum(os.path.exists(p) for p in (
+        REPO + "/exercises/source", REPO + "/rnnlib/grading/ex04_clipping.py", REPO + "/.git")))
+''')
+        result = grade_notebook(_write(tmp_path, "look.ipynb", nb), seed=1)
+        assert "has a wrong value" in " ".join(result["questions"][0]["messages"]) \
+            or result["questions"][0]["points"] == 0
+
+
+def test_the_submission_runs_unprivileged_in_an_empty_folder_without_grading_variables(tmp_path):
+    nb = _stub_with("02_rnn_forward", r'''
+import os
+import numpy as np
+FACTS = {"uid": os.getuid(), "euid": os.geteuid(), "files": sorted(os.listdir(".")),
+         "env": sorted(os.environ), "check": type(check).__module__}
+
+def rnn_step(x, h_prev, params):
+    raise RuntimeError(repr(FACTS))
+''')
+    result = grade_notebook(_write(tmp_path, "facts.ipynb", nb), seed=1)
+    message = result["questions"][0]["messages"][0]
+    facts = eval(message[message.index("{"):message.rindex("}") + 1])
+    assert facts["files"] == []
+    assert not [k for k in facts["env"] if "GRAD" in k.upper() or "RNNLIB" in k.upper()], facts
+    if __import__("os").geteuid() == 0:
+        assert facts["uid"] != 0 and facts["euid"] != 0 and result["isolation"].startswith("user")
+
+
+@pytest.mark.parametrize("ex_id, code, function", [
+    ("12_ctc_prefix_beam", "from rnnlib.ctc import prefix_beam_search as solved", "prefix_beam_search"),
+    ("05_lstm_step", "import rnnlib\nsolved = rnnlib.LSTMCell", "lstm_step_forward"),
+])
+def test_forbidden_rnnlib_functions_fail_with_a_clear_message(tmp_path, ex_id, code, function):
+    nb = _stub_with(ex_id, code + "\n")
+    result = grade_notebook(_write(tmp_path, "forbidden.ipynb", nb), seed=1)
+    assert result["score"] == 0
+    errors = " ".join(c["error"] for c in result["cells"])
+    assert "ImportError" in errors and "not available in a graded run" in errors, result["cells"]
+
+
+FORGE_CHANNEL = r'''
+import gc, json, os
+channel = next(o for o in gc.get_objects() if type(o).__name__ == "_Channel")
+for i in range(200):   # every case id the grader might ask, answered in advance
+    channel.send({"op": "result", "id": i, "status": "ok", "value": VALUE})
+channel.send({"op": "result", "id": "0", "status": "ok", "value": None})
+channel.send({"op": "cells", "report": [{"index": "x", "status": "ok"}]})
+for fd in range(3, 30):
+    try:
+        os.write(fd, b'{"question": "global_norm", "results": null}\n')
+    except OSError:
+        pass
+'''
+
+FORGE_IN_CALL = r'''
+import gc
+def clip_by_value(grads, clip_value):
+    channel = next(o for o in gc.get_objects() if type(o).__name__ == "_Channel")
+    frame = __import__("sys")._getframe(1)
+    while frame is not None and "request" not in frame.f_locals:
+        frame = frame.f_back
+    my_id = frame.f_locals["request"]["id"]
+    for _ in range(2):   # two answers to the case being asked
+        channel.send({"op": "result", "id": my_id, "status": "ok",
+                      "value": {"__dict__": []}})
+    return {}
+'''
+
+
+@pytest.mark.parametrize("attack", ["answers in advance", "answers twice from a call"])
+def test_forged_answers_score_nothing(tmp_path, attack):
+    if attack == "answers in advance":
+        nb = _stub_with("04_clipping", "VALUE = 1.0\n" + FORGE_CHANNEL)
+    else:
+        nb = _edit_source("04_clipping", "def clip_by_value(", "def _honest_clip_by_value(")
+        nb = _with_cell(nb, FORGE_IN_CALL)
+    result = grade_notebook(_write(tmp_path, "forge.ipynb", nb), seed=1)
+    cases = {q["name"]: q["cases"] for q in result["questions"]}
+    assert cases == {"global_norm": 6, "clip_by_global_norm": 6, "clip_by_value": 4}  # the plan's
+    if attack == "answers in advance":
+        assert result["score"] == 0, result["questions"]
+    else:
+        assert _points(result) == {"global_norm": 3, "clip_by_global_norm": 4, "clip_by_value": 0}
+        assert "answered 3 times" in " ".join(result["questions"][2]["messages"])
+
+
+def test_huge_and_malformed_answers_cost_only_their_question(tmp_path):
+    nb = _edit_source("12_ctc_prefix_beam", "def prefix_beam_search(", "def _honest_pbs(")
+    nb = _with_cell(nb, r'''
+import gc
+CALLS = []
+def prefix_beam_search(log_probs, beam_width, blank=0):
+    CALLS.append(1)
+    return [1] * 1_300_000 if len(CALLS) <= 2 else [1]
+''')
+    nb = _with_cell(nb, r'''
+_real_collapse = collapse
+def collapse(path, blank=0):
+    if not CALLS:
+        channel = next(o for o in gc.get_objects() if type(o).__name__ == "_Channel")
+        channel.wfile.write(b"[[[[[[ not json\n" + b"x" * (9 * 2**20) + b"\n")
+        channel.wfile.flush()
+    return _real_collapse(path, blank)
+''')
+    result = grade_notebook(_write(tmp_path, "huge.ipynb", nb), seed=1)
+    points = _points(result)
+    assert points["greedy_ctc"] == load_exercise("12_ctc_prefix_beam").question("greedy_ctc").points
+    assert points["collapse"] == 0 and points["prefix_beam_search"] == 0
+    assert "too large" in " ".join(result["questions"][2]["messages"])
+    assert result["seconds"] < 15
+
+
+def test_decode_of_a_value_naming_a_module_is_refused():
+    with pytest.raises(DecodeError):
+        decode({"__fn__": "nonexistent.module:f"})
+    with pytest.raises(DecodeError):
+        decode({"__nd__": "int64", "shape": [400_001], "data": [0] * 400_001})
+
+
+DAEMONS = r'''
+import os, subprocess, sys, time
+SPY = {spy!r}
+TARGET = {target!r}
+code = ("import os, sys, time\n"
+        "open(os.path.join(sys.argv[1], str(os.getpid())), 'w').close()\n"
+        "time.sleep(3)\n"
+        "for _ in range(100):\n"
+        "    try:\n"
+        "        open(sys.argv[2], 'w').write('{{\"score\": 10}}')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    time.sleep(0.05)\n")
+subprocess.Popen([sys.executable, "-c", code, SPY, TARGET], start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+if os.fork() == 0:          # a double fork
+    if os.fork() == 0:
+        os.setsid()
+        os.execv(sys.executable, [sys.executable, "-c", code, SPY, TARGET])
+    os._exit(0)
+time.sleep(0.5)
+'''
+
+
+def test_nothing_the_submission_starts_survives_grading(tmp_path):
+    import os
+    import time
+    spy = Path(__import__("tempfile").mkdtemp(prefix="spy-"))
+    os.chmod(spy, 0o777)
+    out = tmp_path / "result.json"
+    nb = _stub_with("04_clipping", DAEMONS.format(spy=str(spy), target=str(out)))
+    proc = _grade_cli(_write(tmp_path, "daemon.ipynb", nb), "--json", out, "--seed", 1)
+    assert proc.returncode == 0, proc.stderr
+    pids = [int(p.name) for p in spy.iterdir()]
+    assert len(pids) == 2, pids
+    time.sleep(4)
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            state = "gone"
+        assert state in ("gone", "Z"), (pid, state)
+    assert json.loads(out.read_text())["score"] == 0

@@ -2,12 +2,12 @@
 
 The checks are a small subset of the grader's (fixed seed, small shapes); they say what
 is wrong -- which output, which shape, which gate, from which time step -- and never
-print an expected value. Inside the grader (``RNNLIB_GRADING=1``) ``check`` does nothing.
+print an expected value. In a graded run the submission gets a ``Checker`` that does nothing
+(:mod:`rnnlib.grading.sandbox`), since no reference is within its reach.
 """
 
 import contextlib
 import importlib
-import os
 import signal
 import threading
 import traceback
@@ -90,8 +90,6 @@ class Checker:
 
         Returns nothing (so the notebook shows only the printed report).
         """
-        if os.environ.get("RNNLIB_GRADING"):
-            return None
         name = getattr(fn, "__name__", None)
         questions = [(k, q) for k, q in enumerate(self.exercise.questions) if q.fn_name == name]
         if not questions:

@@ -123,6 +123,7 @@ def _lengths_no_minus_one(hs, lengths):
 
 
 EXERCISE = Exercise(
+    forbidden=("rnnlib.cells:RNNCell", "rnnlib.layers:RNN"),
     id="02_rnn_forward",
     title="RNN step and sequence forward",
     chapter="chapters/02_rnn_cell",

@@ -100,6 +100,7 @@ def _value_cases(rng, full):
 
 
 EXERCISE = Exercise(
+    forbidden=("rnnlib.bptt:clip_grad_norm",),
     id="04_clipping",
     title="Gradient clipping",
     chapter="chapters/04_vanishing_exploding",

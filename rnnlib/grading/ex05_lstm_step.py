@@ -110,6 +110,7 @@ _GATE_ORDER = ("the stacked weights hold the gates in the order i, f, g, o: rows
                "2H:3H and 3H:4H")
 
 EXERCISE = Exercise(
+    forbidden=("rnnlib.cells:LSTMCell", "rnnlib.layers:LSTM"),
     id="05_lstm_step",
     title="LSTM step forward and backward",
     chapter="chapters/05_lstm",

@@ -65,6 +65,7 @@ _PART = {"gates['r']": "the reset gate r is wrong; " + _ORDER + ".",
          "gates['z']": "the update gate z is wrong; " + _ORDER + "."}
 
 EXERCISE = Exercise(
+    forbidden=("rnnlib.cells:GRUCell", "rnnlib.layers:GRU"),
     id="06_gru_step",
     title="GRU step in both conventions",
     chapter="chapters/06_gru",

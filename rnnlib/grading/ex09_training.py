@@ -1,52 +1,23 @@
 """Exercise 09_training: train a recurrent classifier; graded on held-out accuracy.
 
-The task is the temporal order problem (Hochreiter & Schmidhuber 1997): a sequence of
-``T`` symbols from an alphabet of 8, where symbols 0-5 are distractors and exactly two
-positions hold a marker, X (6) or Y (7). The class says which markers came in which
-order: XX = 0, XY = 1, YX = 2, YY = 3. Counting symbols tells XX and YY apart from the
-rest but not XY from YX, so a model that ignores order tops out at 75 %.
-
-The learner writes ``train_model(X, y, seconds)`` (any model, trained for at most
-``seconds``) and ``predict(model, X)`` -> (N,) class ids. The grader trains on data it
-generates with a fresh seed, then scores predictions on held-out sequences whose labels
-never leave the grading process.
+The task is the temporal order problem (:mod:`rnnlib.grading.temporal_order`). The
+learner writes ``train_model(next_batch)`` (any model, trained on what ``next_batch(n)``
+hands out: fresh sequences until a budget of ``BUDGET`` examples is spent, then None)
+and ``predict(model, X)`` -> (N,) class ids. The budget is counted in examples by the
+grader, not in seconds, so a slow or busy machine gets the same training as a fast
+one; the time limit of the training call only stops endless loops. The grader scores
+predictions on held-out sequences whose labels never leave the grading process.
 """
 
 import numpy as np
 
 from rnnlib.grading.core import Case, Exercise, Question, Ref
+from rnnlib.grading.temporal_order import (BUDGET, NUM_CLASSES, THRESHOLDS, BatchSource,
+                                           points_for, temporal_order)
 
-T_STEPS = 16
-NUM_SYMBOLS = 8
-NUM_CLASSES = 4
-TRAIN_SECONDS = 3.0
-# (accuracy, fraction of the points): the first threshold reached counts
-THRESHOLDS = ((0.95, 1.0), (0.90, 0.75), (0.75, 0.5), (0.50, 0.25))
+__all__ = ["EXERCISE", "temporal_order", "points_for", "BatchSource"]
 
-
-def temporal_order(n, T=T_STEPS, rng=None):
-    """``n`` sequences of the temporal order problem: X (n, T) ints in [0, 8), y (n,) in [0, 4).
-
-    >>> X, y = temporal_order(3, rng=0)
-    >>> X.shape, y.shape, bool(((X >= 6).sum(axis=1) == 2).all())
-    ((3, 16), (3,), True)
-    """
-    rng = np.random.default_rng(rng)
-    X = rng.integers(0, 6, size=(n, T))
-    pos = np.sort(rng.random((n, T)).argsort(axis=1)[:, :2], axis=1)   # two distinct positions
-    marker = rng.integers(0, 2, size=(n, 2))                             # 0 = X, 1 = Y
-    rows = np.arange(n)
-    X[rows, pos[:, 0]] = 6 + marker[:, 0]
-    X[rows, pos[:, 1]] = 6 + marker[:, 1]
-    return X.astype(np.int64), (2 * marker[:, 0] + marker[:, 1]).astype(np.int64)
-
-
-def points_for(accuracy):
-    """The fraction of the accuracy question's points earned at this held-out accuracy."""
-    for threshold, fraction in THRESHOLDS:
-        if accuracy >= threshold:
-            return fraction
-    return 0.0
+TRAIN_TIMEOUT = 60.0   # seconds: only against endless loops (the reference needs a few)
 
 
 def _labels(got, n):
@@ -84,14 +55,14 @@ def _score_accuracy(got, case):
     return fraction, note
 
 
-def _train_case(rng, n, seconds):
-    X, y = temporal_order(n, rng=rng)
-    return Case("training", (X, y, seconds), function="train_model", store="model",
-                timeout=seconds + 5.0)
+def _train_case(rng):
+    source = BatchSource(BUDGET, rng=int(rng.integers(2**31)))
+    return Case("training", (source,), function="train_model", store="model",
+                timeout=TRAIN_TIMEOUT)
 
 
 def _contract_cases(rng, full):
-    cases = [_train_case(rng, 4000 if full else 2000, TRAIN_SECONDS if full else 2.0)]
+    cases = [_train_case(rng)]
     for n in ((1, 7, 300) if full else (1, 5)):
         X, _ = temporal_order(n, rng=rng)
         cases.append(Case(f"{n} sequence{'s' if n > 1 else ''}", (Ref("model"), X), secret=n))
@@ -107,7 +78,7 @@ EXERCISE = Exercise(
     id="09_training",
     title="Train a recurrent classifier",
     chapter="chapters/09_sequence_tasks",
-    wall_timeout=40.0,
+    wall_timeout=100.0,
     cell_timeout=15.0,
     questions=[
         Question(name="predict", title="predictions have the right form", points=2,

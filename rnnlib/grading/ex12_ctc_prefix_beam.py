@@ -130,6 +130,7 @@ def _greedy_no_collapse(log_probs, blank=0):
 
 
 EXERCISE = Exercise(
+    forbidden=("rnnlib.ctc_decode:prefix_beam_search", "rnnlib.ctc_decode:greedy_decode", "rnnlib.ctc_decode:collapse"),
     id="12_ctc_prefix_beam",
     title="CTC decoding and prefix beam search",
     chapter="chapters/12_ctc",

@@ -301,6 +301,8 @@ def _run(exercise, cells, all_cases, uid, orphans):
                             op = msg.get("op")
                             if op == "result" and msg.get("id") == call_id:
                                 replies[call_id].append(msg)
+                                if msg.get("status") == "timeout":   # the rest would time out too
+                                    broken = ("skipped", "")
                                 break
                             if op == "result" and type(msg.get("id")) is int and msg["id"] in replies:
                                 replies[msg["id"]].append(msg)       # an answer to another case
@@ -482,6 +484,13 @@ _UIDS_IN_USE = set()
 def _grade_in_worker(path, seed):
     """Grade one notebook in a worker process (limited in time and memory); never raises."""
     try:
+        return _grade_in_worker_unsafe(path, seed)
+    except Exception as exc:  # noqa: BLE001 -- one line for this notebook, the batch goes on
+        return _error_result(path, f"the grader failed on this notebook ({_one_line(exc)})")
+
+
+def _grade_in_worker_unsafe(path, seed):
+    try:
         exercise = load_exercise(exercise_id_of(read_notebook(path), path))
     except GradingError as exc:
         return _error_result(path, str(exc))
@@ -506,9 +515,11 @@ def _grade_in_worker(path, seed):
     except subprocess.TimeoutExpired:
         return _error_result(path, "the grader took too long scoring this notebook")
     finally:
-        sandbox.sweep(uid)
-        with _UIDS_LOCK:
-            _UIDS_IN_USE.discard(uid)
+        try:
+            sandbox.sweep(uid)
+        finally:
+            with _UIDS_LOCK:
+                _UIDS_IN_USE.discard(uid)
 
 
 def grade(paths, seed=None, jobs=1):

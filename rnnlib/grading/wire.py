@@ -83,7 +83,7 @@ def encode(value, fn_handle=None, _depth=0):
         return bool(value)
     if isinstance(value, Ref):
         return {"__ref__": value.name}
-    if isinstance(value, Fn):
+    if isinstance(value, Fn) or getattr(value, "_grader_function", False):
         if fn_handle is None:
             raise EncodeError("a function argument needs the grader")
         return {"__fn__": fn_handle(value)}
