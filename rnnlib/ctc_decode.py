@@ -12,8 +12,9 @@ re-exported by :mod:`rnnlib.ctc`.
 - :func:`prefix_beam_search`: keeps the ``beam_width`` most probable *labellings*
   (prefixes), each with the probability of all paths collapsing to it, split into
   paths ending in a blank (p_b) and in a label (p_nb). Without pruning it is exact.
-  With a language model ``lm`` it maximises p_CTC(l) p_LM(l)^alpha |l|^beta
-  (Hannun et al. 2014): each new label is weighted by p_LM(label | prefix)^alpha.
+  With a language model ``lm`` it maximises p_CTC(l) p_LM(l)^alpha exp(beta |l|)
+  (shallow fusion, Hannun et al. 2014): each new label is weighted by
+  p_LM(label | prefix)^alpha and earns a bonus of beta nats.
 """
 
 import numpy as np
@@ -111,12 +112,16 @@ def prefix_beam_search(log_probs, beam_width, blank=0, lm=None, alpha=1.0, beta=
     and extensions that equal a kept prefix are added to it. Without a language model
     w = 1; with one, w(k | l) = p_LM(k | l)^alpha, so every path of l carries the factor
     p_LM(l)^alpha (Hannun et al. 2014). The ``beam_width`` prefixes with the largest
-    (p_b + p_nb) |l|^beta survive, and the labelling returned maximises
+    (p_b + p_nb) exp(beta |l|) survive, and the labelling returned maximises
 
-        (p_b(l) + p_nb(l)) p_LM(end | l)^alpha |l|^beta  =  p_CTC(l) p_LM(l)^alpha |l|^beta
+        (p_b(l) + p_nb(l)) p_LM(end | l)^alpha e^{beta |l|} = p_CTC(l) p_LM(l)^alpha e^{beta |l|}
 
     over the final prefixes. With a beam as wide as the number of labellings nothing is
-    pruned and that is the exact maximiser. (With beta > 0 the empty labelling scores 0.)
+    pruned and that is the exact maximiser. The length bonus counters the language
+    model's pull towards short labellings (every label multiplies by a probability < 1).
+    Hannun et al. write it |W|^beta with |W| the number of *words*; per label, a bonus
+    of beta nats is the usual form (a factor |l|^beta would give the empty prefix score
+    0, and a beam ranked by it would drop every path that begins with a blank).
 
     Args:
         log_probs: (T, C) log-probabilities of one sequence.
@@ -126,7 +131,7 @@ def prefix_beam_search(log_probs, beam_width, blank=0, lm=None, alpha=1.0, beta=
             given ``prefix`` (a tuple of label ids), whose blank entry is log p(end | prefix);
             e.g. :class:`rnnlib.charlm.CharNGram`.
         alpha: the language model's weight (used only with ``lm``).
-        beta: the length bonus, the exponent of |l| (a labelling's number of labels).
+        beta: the length bonus in nats per label (|l| is the number of labels).
 
     Returns a list of label ids.
 
@@ -153,11 +158,8 @@ def prefix_beam_search(log_probs, beam_width, blank=0, lm=None, alpha=1.0, beta=
                              f"got shape {out.shape[1:]}")
         return alpha * out
 
-    def length_bonus(lengths):  # beta log |l|, 0 when beta = 0 (also for the empty l)
-        if beta == 0:
-            return np.zeros(len(lengths))
-        with np.errstate(divide="ignore"):
-            return beta * np.log(np.asarray(lengths, dtype=float))
+    def length_bonus(lengths):  # log e^{beta |l|}
+        return beta * np.asarray(lengths, dtype=float)
 
     prefixes = [()]
     log_pb = np.array([0.0])  # (K,)
@@ -183,12 +185,11 @@ def prefix_beam_search(log_probs, beam_width, blank=0, lm=None, alpha=1.0, beta=
                 stay_nb[j] = np.logaddexp(stay_nb[j], extend[i, p[-1]])
                 extend[i, p[-1]] = -np.inf
         # the beam_width best among the K kept prefixes and the K * C extensions,
-        # ranked by (p_b + p_nb) |l|^beta; only prefixes with some probability are kept
+        # ranked by (p_b + p_nb) e^{beta |l|}; only prefixes with some probability are kept
         total = np.concatenate([np.logaddexp(stay_b, stay_nb), extend.ravel()])
         lengths = np.concatenate([[len(p) for p in prefixes],
                                   np.repeat([len(p) + 1 for p in prefixes], C)])
-        rank = np.where(np.isfinite(total), total + length_bonus(lengths), -np.inf)
-        order = np.argsort(-rank, kind="stable")
+        order = np.argsort(-(total + length_bonus(lengths)), kind="stable")
         alive = order[np.isfinite(total[order])][:beam_width]
         best = alive if len(alive) else order[:1]
         stays, extensions = best[best < K], best[best >= K] - K
@@ -196,7 +197,7 @@ def prefix_beam_search(log_probs, beam_width, blank=0, lm=None, alpha=1.0, beta=
         prefixes = [prefixes[j] for j in stays] + [prefixes[a] + (b,) for a, b in zip(i, k)]
         log_pb = np.concatenate([stay_b[stays], np.full(len(extensions), -np.inf)])
         log_pnb = np.concatenate([stay_nb[stays], extend[i, k]])
-    # p_CTC(l) p_LM(l)^alpha |l|^beta: close each labelling with the LM's end probability
+    # p_CTC(l) p_LM(l)^alpha e^{beta |l|}: close each labelling with the LM's end probability
     score = (np.logaddexp(log_pb, log_pnb) + lm_log_probs(prefixes)[:, blank]
              + length_bonus([len(p) for p in prefixes]))
     best = int(np.argmax(score))

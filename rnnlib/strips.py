@@ -14,6 +14,8 @@ vertical jitter, a random left margin and Gaussian noise. Everything random come
 - :func:`render_glyphs` -- the glyph bank, ``glyphs[d]`` is a list of (H, w) images of digit d.
 - :func:`make_strip` -- one strip from a digit list.
 - :func:`digit_strips` -- a batch of random strips with their labels.
+- :func:`markov_digits` -- digit strings from a Markov chain: label text with structure,
+  for a language model to learn.
 
 Axis letters: N strips, H pixel rows, W pixel columns (= frames), S digits per strip.
 
@@ -29,7 +31,8 @@ import functools
 
 import numpy as np
 
-__all__ = ["FONTS", "render_glyphs", "make_strip", "digit_strips", "labels_to_string"]
+__all__ = ["FONTS", "render_glyphs", "make_strip", "digit_strips", "markov_digits",
+           "labels_to_string"]
 
 # (family, weight, style): the glyph styles of the bank
 FONTS = tuple(
@@ -85,7 +88,8 @@ def make_strip(digits, rng: np.random.Generator, height: int = 20, width: int = 
         digits: sequence of ints in 0..9, length S >= 0.
         rng: the NumPy generator all randomness comes from.
         height, width: strip size (H, W) in pixels.
-        gap: (low, high) inclusive range of blank columns between two glyphs.
+        gap: (low, high) inclusive range of blank columns between two glyphs; a negative
+            gap makes neighbouring glyphs overlap (ink is combined by maximum).
         jitter: each glyph is shifted up or down by up to this many pixels.
         noise: standard deviation of the Gaussian noise added to every pixel.
 
@@ -114,9 +118,51 @@ def make_strip(digits, rng: np.random.Generator, height: int = 20, width: int = 
     return np.clip(image, 0.0, 1.0)
 
 
+def _check_lengths(min_len, max_len):
+    if not 1 <= min_len <= max_len:
+        raise ValueError(f"min_len, max_len: expected 1 <= min_len <= max_len, "
+                         f"got {min_len}, {max_len}")
+
+
+def markov_digits(n: int, rng: np.random.Generator, transitions, min_len: int = 3,
+                  max_len: int = 6) -> list[np.ndarray]:
+    """``n`` digit strings whose digits follow a Markov chain.
+
+    The length is uniform in ``min_len..max_len``, the first digit uniform in 0..9, and
+    each next digit d' after d is drawn with probability ``transitions[d, d']``.
+
+    Args:
+        transitions: (10, 10) array, each row a probability distribution.
+
+    Returns a list of n int64 arrays of shape (S_n,).
+
+    >>> stay = np.eye(10)  # every digit is followed by itself
+    >>> [labels_to_string(l) for l in markov_digits(2, np.random.default_rng(0), stay, 3, 3)]
+    ['888', '666']
+    """
+    _check_lengths(min_len, max_len)
+    transitions = np.asarray(transitions, dtype=float)
+    if transitions.shape != (10, 10) or (transitions < 0).any() \
+            or not np.allclose(transitions.sum(axis=1), 1.0):
+        raise ValueError(f"transitions: expected a (10, 10) array of rows summing to 1, "
+                         f"got shape {transitions.shape}")
+    cumulative = np.cumsum(transitions, axis=1)
+    strings = []
+    for _ in range(n):
+        length = int(rng.integers(min_len, max_len + 1))
+        digits = [int(rng.integers(10))]
+        for u in rng.random(length - 1):
+            digits.append(min(int(np.searchsorted(cumulative[digits[-1]], u, side="right")), 9))
+        strings.append(np.array(digits, dtype=np.int64))
+    return strings
+
+
 def digit_strips(n: int, rng: np.random.Generator, min_len: int = 3, max_len: int = 6,
-                 height: int = 20, width: int = 96, **strip_kwargs):
-    """A batch of ``n`` random strips of ``min_len`` to ``max_len`` uniform random digits.
+                 height: int = 20, width: int = 96, transitions=None, **strip_kwargs):
+    """A batch of ``n`` random strips of ``min_len`` to ``max_len`` digits.
+
+    The digits are uniform and independent, or, with ``transitions`` (a (10, 10) array of
+    row distributions), drawn by :func:`markov_digits`.
 
     Returns:
         images: (N, H, W) float32; labels: list of N int64 arrays, labels[n] has shape (S_n,).
@@ -124,13 +170,14 @@ def digit_strips(n: int, rng: np.random.Generator, min_len: int = 3, max_len: in
     Extra keyword arguments go to :func:`make_strip`. Repeated digits (e.g. "1 1") occur
     naturally, which is the case CTC's blank is needed for.
     """
-    if not 1 <= min_len <= max_len:
-        raise ValueError(f"min_len, max_len: expected 1 <= min_len <= max_len, "
-                         f"got {min_len}, {max_len}")
+    _check_lengths(min_len, max_len)
     images = np.empty((n, height, width), dtype=np.float32)
     labels = []
     for i in range(n):
-        digits = rng.integers(0, 10, size=int(rng.integers(min_len, max_len + 1)))
+        if transitions is None:
+            digits = rng.integers(0, 10, size=int(rng.integers(min_len, max_len + 1)))
+        else:
+            (digits,) = markov_digits(1, rng, transitions, min_len, max_len)
         images[i] = make_strip(digits, rng, height=height, width=width, **strip_kwargs)
         labels.append(digits.astype(np.int64))
     return images, labels

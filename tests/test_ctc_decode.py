@@ -83,9 +83,10 @@ def test_prefix_beam_search_beats_greedy_on_split_mass():
 
 # ----------------------------------------------------------------------------- with a language model
 
-@pytest.mark.parametrize("alpha, beta", [(0.5, 0.0), (1.0, 0.0), (2.0, 0.0), (1.0, 1.5), (0.8, -1.0)])
+@pytest.mark.parametrize("alpha, beta", [(0.5, 0.0), (1.0, 0.0), (2.0, 0.0), (1.0, 1.5), (0.8, -1.0),
+                                         (0.0, 2.0)])
 def test_lm_fusion_maximises_ctc_times_lm_times_length_bonus(alpha, beta):
-    """Brute force: argmax_l log p_CTC(l) + alpha log p_LM(l) + beta log |l|."""
+    """Brute force: argmax_l log p_CTC(l) + alpha log p_LM(l) + beta |l|."""
     rng = np.random.default_rng(int(10 * alpha + 100 * beta) % 1000)
     changed = 0
     for _ in range(12):
@@ -93,13 +94,18 @@ def test_lm_fusion_maximises_ctc_times_lm_times_length_bonus(alpha, beta):
         lp = log_softmax(rng.normal(size=(T, C)) * 1.5)
         lm = TableLM(C, rng)
         p = labelling_log_probs(lp)
-        with np.errstate(divide="ignore"):
-            score = {l: p[l] + alpha * lm.log_prob(l) + (beta * np.log(len(l)) if beta else 0.0)
-                     for l in p}
+        score = {l: p[l] + alpha * lm.log_prob(l) + beta * len(l) for l in p}
         best = max(score, key=score.get)
         assert prefix_beam_search(lp, len(p), lm=lm, alpha=alpha, beta=beta) == list(best)
         changed += list(best) != prefix_beam_search(lp, len(p))
     assert changed > 0  # the language model does change some answers
+
+
+def test_the_length_bonus_keeps_prefixes_that_begin_with_a_blank():
+    # "- b" is the best path and "b" the best labelling; a bonus that gave the empty
+    # prefix score 0 (|l|^beta) would keep "a" after frame 1 and end with "a b"
+    lp = np.log([[0.9, 0.06, 0.04], [0.05, 0.05, 0.9]])
+    assert prefix_beam_search(lp, 1, beta=1.0) == [2]
 
 
 def test_lm_with_zero_weight_changes_nothing():
