@@ -157,15 +157,20 @@ class SelectiveSSM(nn.Module):
             self.B = nn.Parameter(torch.randn(d_state) / d_state ** 0.5)
             self.C = nn.Parameter(torch.randn(d_state) / d_state ** 0.5)
 
+    def step_size(self, x):
+        """delta_t for input x (B, T, D): (B, T, D); constant over t when not selective."""
+        if self.selective:
+            return F.softplus(self.to_delta(x))
+        return F.softplus(self.delta).expand(x.shape)
+
     def forward(self, x):
         Bsz, T, D = x.shape
         A = -torch.exp(self.A_log)  # (D, N)
         x_t = x.transpose(0, 1)  # (T, B, D), time first for the scan
+        delta = self.step_size(x_t)  # (T, B, D)
         if self.selective:
-            delta = F.softplus(self.to_delta(x_t))  # (T, B, D)
             B_in, C_out = self.to_B(x_t), self.to_C(x_t)  # (T, B, N)
         else:
-            delta = F.softplus(self.delta).expand(T, Bsz, D)
             B_in, C_out = self.B.expand(T, Bsz, -1), self.C.expand(T, Bsz, -1)
         # a_t = exp(delta_t A), b_t = delta_t x_t B_t
         a = torch.exp(delta[..., None] * A)  # (T, B, D, N)
@@ -200,6 +205,16 @@ class SSMModel(nn.Module):
             u, gate = w_in(norm(x)).chunk(2, dim=-1)  # (B, T, D) each
             x = x + w_out(ssm(u) * F.silu(gate))
         return self.head(x)  # (B, T, V)
+
+    def step_sizes(self, tokens):
+        """The step sizes delta_t of every layer for ``tokens`` (B, T): a list of (B, T, D)."""
+        deltas = []
+        x = self.embed(tokens)  # (B, T, D)
+        for norm, w_in, ssm, w_out in zip(self.norms, self.ins, self.ssms, self.outs):
+            u, gate = w_in(norm(x)).chunk(2, dim=-1)
+            deltas.append(ssm.step_size(u))
+            x = x + w_out(ssm(u) * F.silu(gate))
+        return deltas
 
 
 def selective_copy_batch(n: int, rng: np.random.Generator, length: int = 32,

@@ -91,3 +91,20 @@ def test_selective_copy_batch():
         data = row[:16][row[:16] != 0]
         assert data.tolist() == target.tolist()  # the coloured tokens, in order
     assert targets.min() >= 1 and targets.max() <= 8
+
+
+def test_step_sizes_depend_on_the_input_only_when_selective():
+    torch.manual_seed(0)
+    tokens = torch.tensor([[0, 3, 0, 5, 0, 0, 7, 9]])
+    for selective in (True, False):
+        model = SSMModel(10, d_model=6, d_state=3, n_layers=2, selective=selective)
+        deltas = model.step_sizes(tokens)
+        assert len(deltas) == 2 and all(d.shape == (1, 8, 6) for d in deltas)
+        assert all((d > 0).all() for d in deltas)
+        varies = any((d - d[:, :1]).abs().max() > 1e-6 for d in deltas)
+        assert varies == selective
+    # the first layer's step sizes are softplus(W_delta u + b_delta) of its SSM's input u
+    model = SSMModel(10, d_model=6, d_state=3, n_layers=1, selective=True)
+    u, _ = model.ins[0](model.norms[0](model.embed(tokens))).chunk(2, dim=-1)
+    expected = torch.nn.functional.softplus(model.ssms[0].to_delta(u))
+    assert torch.allclose(model.step_sizes(tokens)[0], expected)

@@ -61,3 +61,18 @@ def test_bad_input_raises():
 
 def test_labels_to_string():
     assert labels_to_string(np.array([3, 1, 1])) == "311"
+
+
+def test_markov_digits_follow_the_chain():
+    from rnnlib.strips import markov_digits
+    transitions = np.full((10, 10), 0.02)
+    transitions[np.arange(10), (np.arange(10) + 3) % 10] = 0.82  # mostly d -> d + 3
+    strings = markov_digits(400, np.random.default_rng(0), transitions, min_len=3, max_len=6)
+    assert {len(s) for s in strings} == {3, 4, 5, 6}
+    pairs = np.concatenate([np.stack([s[:-1], s[1:]], axis=1) for s in strings])
+    share = np.mean(pairs[:, 1] == (pairs[:, 0] + 3) % 10)
+    assert 0.78 < share < 0.86  # 0.82 expected, about 1500 pairs
+    images, labels = digit_strips(3, np.random.default_rng(1), transitions=np.eye(10))
+    assert all(len(set(l.tolist())) == 1 for l in labels)  # identity chain: one repeated digit
+    with pytest.raises(ValueError, match="transitions"):
+        markov_digits(1, np.random.default_rng(0), np.ones((10, 10)))
