@@ -12,6 +12,7 @@ VARIANTS = {
     "02_rnn_forward": [
         ("missing bias_hh", [(' + params["bias_hh"]', "")], {"rnn_step"}),
         ("no tanh", [("h_next = np.tanh(a)", "h_next = a")], {"rnn_step"}),
+        ("sigmoid for tanh", [("h_next = np.tanh(a)", "h_next = 1 / (1 + np.exp(-a))")], {"rnn_step"}),
         ("every step starts from h0",
          [("h = rnn_step(x[t], h, params)", "h = rnn_step(x[t], h0, params)")], {"rnn_forward"}),
         ("hs shifted by one (h0 included, last state dropped)",
@@ -61,6 +62,8 @@ VARIANTS = {
         ("forward differences",
          [("x[idx] = old - eps\n        f_minus = f(x)", "f_minus = f(x)"),
           ("(f_plus - f_minus) / (2 * eps)", "(f_plus - f_minus) / eps")], {"numerical_gradient"}),
+        ("probed entry never restored",
+         [("        x[idx] = old\n        grad[idx]", "        grad[idx]")], {"numerical_gradient"}),
     ],
     "04_clipping": [
         ("norm without the square root", [("norm = float(np.sqrt(total))", "norm = float(total)")],
@@ -78,6 +81,14 @@ VARIANTS = {
            "clipped = grads\n    for g in grads.values():\n"
            "        np.clip(g, -clip_value, clip_value, out=g)\n"
            "    clipped = {k: g * (1 + 1e-3) for k, g in grads.items()}")], {"clip_by_value"}),
+        ("clip_by_value right values, but the caller's arrays clipped too",
+         [("clipped = {k: np.clip(g, -clip_value, clip_value) for k, g in grads.items()}",
+           "clipped = {k: np.clip(g, -clip_value, clip_value, out=g) for k, g in grads.items()}")],
+         {"clip_by_value"}),
+        ("clip_by_global_norm scales the caller's arrays in place",
+         [("clipped = {k: g * scale for k, g in grads.items()}",
+           "clipped = grads\n    for g in grads.values():\n        g *= scale")],
+         {"clip_by_global_norm"}),
     ],
     "06_gru_step": [
         ("z weights the candidate (PyTorch)",
@@ -123,6 +134,9 @@ VARIANTS = {
            "weights = e / e.sum(axis=1, keepdims=True)\n"
            "    if mask is not None:\n        weights = weights * mask")],
          {"masked_softmax"}),
+        ("scores multiplied by the mask",
+         [("        scores = np.where(mask, scores, -np.inf)\n", "        scores = scores * mask\n")],
+         {"masked_softmax"}),
         ("context from the keys", [('context = np.einsum("bs,bsh->bh", weights, values)',
                                     'context = np.einsum("bs,bsh->bh", weights, keys)')], {"attend"}),
         ("mask not passed on", [("weights = masked_softmax(dot_scores(query, keys), mask)",
@@ -154,6 +168,9 @@ VARIANTS = {
          [('labels = (out[-1] @ model["W_out"].T + model["b_out"]).argmax(axis=1)',
            'labels = out[-1] @ model["W_out"].T + model["b_out"]')], {"predict", "accuracy"}),
         ("no training step", [("params[k] -= lr * m_hat", "params[k] -= 0 * m_hat")], {"accuracy"}),
+        ("ignores the order of the symbols (sorts each sequence)",
+         [("return np.eye(8)[X].transpose(1, 0, 2)", "return np.eye(8)[np.sort(X, axis=1)].transpose(1, 0, 2)")],
+         {"accuracy"}),
         ("reads the first state instead of the last",
          [("labels = (out[-1] @", "labels = (out[0] @"), ("h = out[-1]", "h = out[0]"),
           ("dout[-1] = dlogits", "dout[0] = dlogits")], {"accuracy"}),

@@ -72,6 +72,18 @@ def _copy(value):
     return value
 
 
+def _same(a, b):
+    """Whether two argument structures hold equal arrays and values."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape \
+            and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a is b or a == b
+
+
 def _where(exc):
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if f.filename.startswith("/tmp/ipykernel") or "<ipython" in f.filename]
@@ -150,9 +162,10 @@ class Checker:
             if call is None:
                 judged.append(judge(q, case, "error", error=f"no function {case.function} defined"))
                 continue
+            call_args, call_kwargs = _copy(args), _copy(kwargs)
             try:
                 with _time_limit(CHECK_SECONDS + (case.timeout or 0)):
-                    value = call(*_copy(args), **_copy(kwargs))
+                    value = call(*call_args, **call_kwargs)
             except _CheckTimeout:
                 judged.append(judge(q, case, "error",
                                     error=f"did not finish within {CHECK_SECONDS + (case.timeout or 0):g} s "
@@ -166,6 +179,11 @@ class Checker:
                 continue
             if case.store:
                 refs[case.store] = value
+                continue
+            if q.inputs_unchanged and not _same((call_args, call_kwargs), (args, kwargs)):
+                judged.append(judge(q, case, "invalid", error=(
+                    "modifies its input in place: the caller's arrays must stay as they were "
+                    "(work on copies, or build new arrays)")))
                 continue
             expected = None if q.score is not None else q.reference(*args, **kwargs)
             judged.append(judge(q, case, "ok", value, expected))

@@ -248,4 +248,9 @@ def _call(request, ns, stored, make_fn):
         return dict(reply, status="error", error=f"returned an unusable value: {_error_text(exc)}")
     if size > _MAX_VALUE_CHARS:
         return dict(reply, status="error", error="returned a value too large to send back")
+    if request.get("return_args"):   # so the grader can see whether the inputs changed
+        try:
+            reply["args_after"] = [encode(args), encode(kwargs)]
+        except EncodeError:
+            reply["args_after"] = None
     return dict(reply, status="ok", value=encoded)

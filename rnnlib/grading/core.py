@@ -69,6 +69,8 @@ class Question:
         timeout: seconds per call in the grader.
         function: the learner's function when it differs from ``name`` (two questions
             may grade one function on different grounds).
+        inputs_unchanged: the arguments are sent back after the call and a case whose
+            arguments changed fails ("modifies its input in place").
     """
     name: str
     title: str
@@ -85,6 +87,7 @@ class Question:
     patch: dict = field(default_factory=dict)
     timeout: float = 2.0
     function: str | None = None   # the learner's function, if not ``name``
+    inputs_unchanged: bool = False  # a case fails if the function modifies its arguments
 
     @property
     def fn_name(self):
@@ -150,8 +153,12 @@ def _compare_array(got, exp, name, q):
             return [f"{name} has the right shape but wrong entries"]
         return []
     if arr.dtype.kind == "f" and (np.isneginf(arr) & np.isfinite(exp)).any():
-        return [f"{name} has -inf where it should be finite (an underflow? work in log space "
-                "and add probabilities with np.logaddexp)"]
+        lost = np.isneginf(arr) & np.isfinite(exp)
+        if (exp[lost] < -600).all():   # only where a probability would underflow
+            return [f"{name} has -inf where it should be finite (an underflow? work in log space "
+                    "and add probabilities with np.logaddexp)"]
+        return [f"{name} has -inf where it should be finite: a path that is allowed is "
+                "missing (check the start at t = 0 and which entries may be reached)"]
     if not np.isfinite(arr).all() and np.isfinite(exp).all():
         return [f"{name} contains NaN or inf (an overflow? take the log-sum-exp or subtract the max)"]
     if not np.allclose(arr, exp, atol=q.atol, rtol=q.rtol, equal_nan=True):

@@ -92,6 +92,10 @@ def _no_bias_ih(x, h, p):
     return np.tanh(x @ p["weight_ih"].T + h @ p["weight_hh"].T + p["bias_hh"])
 
 
+def _sigmoid_for_tanh(x, h, p):
+    return 1.0 / (1.0 + np.exp(-_no_tanh(x, h, p)))
+
+
 def _no_tanh(x, h, p):
     return x @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"]
 
@@ -136,6 +140,9 @@ EXERCISE = Exercise(
                  "add both bias_ih and bias_hh.", _no_bias_hh),
                 ("h_next matches a step without bias_ih: add both biases.", _no_bias_ih),
                 ("h_next matches the pre-activation: apply tanh.", _no_tanh),
+                ("h_next matches a sigmoid of the pre-activation: the Elman RNN squashes with "
+                 "tanh, which is centred on 0 (a sigmoid keeps every state positive).",
+                 _sigmoid_for_tanh),
                 ("h_next matches h_prev @ weight_hh without the transpose: weight_hh is "
                  "(H_out, H_in), multiply by weight_hh.T.", _w_hh_not_transposed),
                 ("h_next does not depend on h_prev: the recurrent term h_prev @ weight_hh.T "

@@ -43,12 +43,17 @@ def ref_backward(dhs, x, h0, hs, params):
 
 
 def smooth_function(x, A, c):
-    """A smooth scalar function of an array: sum(sin(A * x)) + c * sum(x ** 3)."""
-    return float(np.sum(np.sin(A * x)) + c * np.sum(x ** 3))
+    """A smooth scalar function of an array: sum(sin(A x)) + c sum(x^3) + (sum(A x))^2 / 2.
+
+    The last term couples the entries (the function is not a sum of functions of one
+    entry each), so a gradient check that leaves a probed entry moved changes the
+    derivatives it measures next.
+    """
+    return float(np.sum(np.sin(A * x)) + c * np.sum(x ** 3) + 0.5 * np.sum(A * x) ** 2)
 
 
 def _test_gradient(x, A, c):
-    return A * np.cos(A * x) + 3 * c * x ** 2
+    return A * np.cos(A * x) + 3 * c * x ** 2 + A * np.sum(A * x)
 
 
 # ----------------------------------------------------------------------------- known mistakes
@@ -134,6 +139,18 @@ def _numgrad_reference(f, x, eps=1e-5):
     return _test_gradient(np.asarray(x, dtype=float), A, c)
 
 
+def _not_restored(f, x, eps=1e-5):
+    x = np.array(x, dtype=float)
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + eps
+        f_plus = f(x)
+        x[idx] = old - eps
+        g[idx] = (f_plus - f(x)) / (2 * eps)
+    return g
+
+
 def _forward_difference(f, x, eps=1e-5):
     x = np.array(x, dtype=float)
     g, f0 = np.zeros_like(x), f(x)
@@ -182,6 +199,9 @@ EXERCISE = Exercise(
                 ("these are forward differences (f(x + eps) - f(x)) / eps: use central "
                  "differences (f(x + eps) - f(x - eps)) / (2 eps), far more accurate.",
                  _forward_difference),
+                ("each probed entry is left moved (at x - eps): put it back to its old value "
+                 "before probing the next one, or the later derivatives are taken at the "
+                 "wrong point.", _not_restored),
             ]),
     ],
 )

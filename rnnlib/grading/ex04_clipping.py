@@ -4,7 +4,10 @@
 - ``clip_by_global_norm(grads, max_norm)`` -> ``(clipped, norm)``: every gradient scaled by
   ``min(1, max_norm / (norm + 1e-6))``, a new dict (the input unchanged), and the norm
   before clipping, as ``torch.nn.utils.clip_grad_norm_``.
-- ``clip_by_value(grads, clip_value)`` -> every entry clipped to [-clip_value, clip_value].
+- ``clip_by_value(grads, clip_value)`` -> every entry clipped to [-clip_value, clip_value],
+  a new dict (the input unchanged).
+
+Both clipping functions are checked to leave the caller's arrays as they were.
 """
 
 import numpy as np
@@ -35,6 +38,14 @@ def _sum_of_squares(grads):
 
 def _mean_of_norms(grads):
     return float(np.mean([np.linalg.norm(np.ravel(g)) for g in grads.values()]))
+
+
+def _sum_of_norms(grads):
+    return float(sum(np.linalg.norm(np.ravel(g)) for g in grads.values()))
+
+
+def _per_entry(grads, max_norm):
+    return {k: np.clip(g, -max_norm, max_norm) for k, g in grads.items()}, ref_global_norm(grads)
 
 
 def _per_tensor(grads, max_norm):
@@ -110,14 +121,21 @@ EXERCISE = Exercise(
             reference=ref_global_norm, outputs="norm",
             diagnoses=[
                 ("that is the sum of squares: take its square root.", _sum_of_squares),
+                ("that adds up the arrays' norms: the global norm is not a sum of norms but "
+                 "the norm of all entries together, the square root of the sum of squares "
+                 "over every array.", _sum_of_norms),
                 ("that averages the arrays' norms: the global norm is the norm of all entries "
                  "together, sqrt(sum over arrays of sum(g ** 2)).", _mean_of_norms),
             ]),
         Question(
             name="clip_by_global_norm", title="clip by the global norm", points=4,
             cases=_clip_cases, reference=ref_clip_by_global_norm, outputs=("clipped", "norm"),
+            inputs_unchanged=True,
             patch={"global_norm": "rnnlib.grading.ex04_clipping:ref_global_norm"},
             diagnoses=[
+                ("each entry is clipped to [-max_norm, max_norm] (clipping by value): "
+                 "clipping by the global norm rescales every array by one common factor.",
+                 _per_entry),
                 ("each array is clipped by its own norm: scale all of them by one factor from "
                  "the global norm, so the update keeps its direction.", _per_tensor),
                 ("the gradients are rescaled even when the norm is below max_norm: the factor "
@@ -126,6 +144,7 @@ EXERCISE = Exercise(
             ]),
         Question(
             name="clip_by_value", title="clip each entry", points=3, cases=_value_cases,
+            inputs_unchanged=True,
             reference=ref_clip_by_value, outputs="clipped",
             diagnoses=[("only the upper bound is applied: entries below -clip_value must be "
                         "raised to -clip_value too.", _upper_only)]),

@@ -33,7 +33,8 @@ ref_pytorch = _ref("pytorch")
 ref_textbook = _ref("textbook")
 
 
-def _gru(x, h, p, order="rzn", reset_inside=True, z_on_candidate=False, use_r=True):
+def _gru(x, h, p, order="rzn", reset_inside=True, z_on_candidate=False, use_r=True,
+         n_act=np.tanh):
     H = h.shape[1]
     ax = x @ p["weight_ih"].T + p["bias_ih"]
     blocks = {name: slice(k * H, (k + 1) * H) for k, name in enumerate(order)}
@@ -43,9 +44,9 @@ def _gru(x, h, p, order="rzn", reset_inside=True, z_on_candidate=False, use_r=Tr
     z = sigmoid(ax[:, blocks["z"]] + ah[:, blocks["z"]])
     rr = r if use_r else 1.0
     if reset_inside:      # PyTorch: r * (W_hn h + b_hn)
-        n = np.tanh(ax[:, blocks["n"]] + rr * ah[:, blocks["n"]])
+        n = n_act(ax[:, blocks["n"]] + rr * ah[:, blocks["n"]])
     else:                 # textbook: W_hn (r * h) + b_hn
-        n = np.tanh(ax[:, blocks["n"]] + (rr * h) @ Whh[blocks["n"]].T + bhh[blocks["n"]])
+        n = n_act(ax[:, blocks["n"]] + (rr * h) @ Whh[blocks["n"]].T + bhh[blocks["n"]])
     h_next = (1 - z) * h + z * n if z_on_candidate else (1 - z) * n + z * h
     return h_next, {"r": r, "z": z, "n": n}
 
@@ -84,6 +85,8 @@ EXERCISE = Exercise(
                  "r * (W_hn h_prev + b_hn).", lambda *a: _gru(*a, reset_inside=False)),
                 ("your gates match the order z, r, n; " + _ORDER + ".",
                  lambda *a: _gru(*a, order="zrn")),
+                ("the candidate n matches a sigmoid: n is a tanh (a new content centred on 0), "
+                 "only the gates r and z are sigmoids.", lambda *a: _gru(*a, n_act=sigmoid)),
             ]),
         Question(
             name="gru_step_textbook", title="the textbook GRU step", points=5, cases=_cases,
@@ -98,6 +101,9 @@ EXERCISE = Exercise(
                  lambda *a: _gru(*a, reset_inside=True, z_on_candidate=True)),
                 ("z weights the wrong side: in the textbook form h_next = (1 - z) * h_prev + z * n.",
                  lambda *a: _gru(*a, reset_inside=False)),
+                ("the candidate n matches a sigmoid: n is a tanh (a new content centred on 0), "
+                 "only the gates r and z are sigmoids.",
+                 lambda *a: _gru(*a, reset_inside=False, z_on_candidate=True, n_act=sigmoid)),
                 ("the reset gate is not used in the candidate n.",
                  lambda *a: _gru(*a, reset_inside=False, z_on_candidate=True, use_r=False)),
             ]),

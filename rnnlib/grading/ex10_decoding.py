@@ -40,7 +40,8 @@ def ref_greedy(log_probs, bos, eos, max_len):
     return tokens
 
 
-def _beam(log_probs, bos, eos, beam_width, max_len, keep_finished=True, cumulative=True):
+def _beam(log_probs, bos, eos, beam_width, max_len, keep_finished=True, cumulative=True,
+          normalise=False):
     V = log_probs.shape[0]
     beam = [((), 0.0)]
     for _ in range(max_len):
@@ -56,11 +57,11 @@ def _beam(log_probs, bos, eos, beam_width, max_len, keep_finished=True, cumulati
                 candidates.append((tokens + (k,), (lp if cumulative else 0.0) + step))
         if not candidates:
             break
-        candidates.sort(key=lambda c: -c[1])
+        candidates.sort(key=lambda c: -c[1] / (len(c[0]) if normalise else 1))
         beam = candidates[:beam_width]
         if all(t and t[-1] == eos for t, _ in beam):
             break
-    tokens, lp = max(beam, key=lambda c: c[1])
+    tokens, lp = max(beam, key=lambda c: c[1] / (len(c[0]) if normalise else 1))
     if not cumulative:
         lp = ref_sequence_log_prob(log_probs, tokens, bos)
     return list(tokens), lp
@@ -154,6 +155,9 @@ EXERCISE = Exercise(
         Question(name="beam_search", title="beam search", points=5, cases=_beam_cases,
                  reference=ref_beam, outputs=("tokens", "log_prob"),
                  diagnoses=[
+                     ("hypotheses are ranked by their log-probability divided by their length: "
+                      "this exercise ranks by the total log-probability, with no length "
+                      "normalisation.", lambda *a: _beam(*a, normalise=True)),
                      ("finished hypotheses are dropped from the beam: one that ends in EOS must "
                       "stay and compete with its own log-probability.",
                       lambda *a: _beam(*a, keep_finished=False)),

@@ -55,6 +55,10 @@ def _mask_after(scores, mask=None):
     return w if mask is None else w * mask
 
 
+def _mask_multiplied(scores, mask=None):
+    return ref_masked_softmax(scores if mask is None else scores * mask)
+
+
 def _mask_ignored(scores, mask=None):
     return ref_masked_softmax(scores)
 
@@ -147,6 +151,9 @@ EXERCISE = Exercise(
                       "over the S source positions.", _softmax_axis0),
                      ("masked positions are zeroed after the softmax, so the row no longer sums "
                       "to 1: set their scores to -inf before it.", _mask_after),
+                     ("the scores are multiplied by the mask: a masked score becomes 0, and "
+                      "exp(0) still gives the position weight. Masked positions need a score "
+                      "of -inf before the softmax.", _mask_multiplied),
                      ("the mask is ignored: masked positions must get weight exactly 0.", _mask_ignored),
                  ]),
         Question(name="attend", title="context vector", points=3, cases=_attend_cases,

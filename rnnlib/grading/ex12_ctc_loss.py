@@ -50,6 +50,14 @@ def _alpha(log_probs, target, blank=0, skip_repeats=False):
     return a
 
 
+def _no_final_blank(target, blank=0):
+    return ref_extend_target(target, blank)[:-1]
+
+
+def _no_first_blank(target, blank=0):
+    return ref_extend_target(target, blank)[1:]
+
+
 def _no_blanks(target, blank=0):
     return np.asarray(target, dtype=np.int64)
 
@@ -127,6 +135,10 @@ EXERCISE = Exercise(
             name="extend_target", title="the extended target l'", points=2, cases=_ext_cases,
             reference=ref_extend_target, outputs="l_ext",
             diagnoses=[
+                ("l_ext misses the final blank: it ends with a blank after the last label "
+                 "(length 2S + 1).", _no_final_blank),
+                ("l_ext misses the first blank: it starts with a blank before the first label "
+                 "(length 2S + 1).", _no_first_blank),
                 ("l_ext has no blanks: put a blank before, between and after the labels "
                  "(length 2S + 1).", _no_blanks),
                 ("l_ext misses the blanks at the ends: it has length 2S + 1, starting and "

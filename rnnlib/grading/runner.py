@@ -211,7 +211,7 @@ def _run(exercise, cells, all_cases, uid, orphans):
     replies = {}          # call id -> list of replies (a well-formed case has exactly one)
     malformed = {}        # call id -> why a message during that call was malformed
     outcome = {}          # (question, case) -> (status, detail) decided by the grader
-    ids = {}
+    ids, sent = {}, {}
     events, report = [], None
     counter = itertools.count()
     child = None
@@ -284,7 +284,9 @@ def _run(exercise, cells, all_cases, uid, orphans):
                     request = {"op": "call", "id": call_id, "function": case.function or q.fn_name,
                                "args": encode(tuple(case.args), fn_handle),
                                "kwargs": encode(dict(case.kwargs), fn_handle),
-                               "store": case.store, "timeout": timeout, "helpers": sorted(q.patch)}
+                               "store": case.store, "timeout": timeout, "helpers": sorted(q.patch),
+                               "return_args": q.inputs_unchanged}
+                    sent[call_id] = [request["args"], request["kwargs"]]
                     call_deadline = min(deadline, time.monotonic() + timeout + _GRACE)
                     if not child.send(request, call_deadline):
                         kind = "eof" if child.proc.poll() is not None else "timeout"
@@ -341,7 +343,7 @@ def _run(exercise, cells, all_cases, uid, orphans):
                 stop(None)
             stderr.close()
             sandbox.sweep(uid, orphans=orphans)
-    return {"ids": ids, "replies": replies, "malformed": malformed, "outcome": outcome,
+    return {"ids": ids, "sent": sent, "replies": replies, "malformed": malformed, "outcome": outcome,
             "events": events, "cells": report, "seconds": time.monotonic() - start,
             "isolation": box.level}
 
@@ -364,7 +366,7 @@ def _answer(handles, msg):
         return {"op": "error", "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
 
 
-def _case_verdict(run, key, case):
+def _case_verdict(run, key, case, question):
     """``(status, value, error)`` for ``judge`` from the replies to one case."""
     if key in run["outcome"]:
         status, detail = run["outcome"][key]
@@ -384,8 +386,11 @@ def _case_verdict(run, key, case):
                                  f"answered {len(replies)} times (the grading channel was written to)")
     reply = replies[0]
     status = reply.get("status")
-    if status not in _STATUSES or set(reply) - {"op", "id", "status", "value", "error"}:
+    if status not in _STATUSES or set(reply) - {"op", "id", "status", "value", "error", "args_after"}:
         return "invalid", None, "a malformed answer"
+    if status == "ok" and question.inputs_unchanged and reply.get("args_after") != run["sent"][call_id]:
+        return "invalid", None, ("modifies its input in place: the caller's arrays must stay as "
+                                 "they were (work on copies, or build new arrays)")
     if status == "ok":
         try:
             return "ok", decode(reply.get("value")), ""
@@ -420,7 +425,7 @@ def grade_notebook(path, seed=None, uid=_AUTO, orphans=False, **limits):
     questions = []
     for qi, (q, cases, exp) in enumerate(zip(exercise.questions, all_cases, expected)):
         judged, notes = [], []
-        verdicts = [_case_verdict(run, (qi, ci), c) for ci, c in enumerate(cases)]
+        verdicts = [_case_verdict(run, (qi, ci), c, q) for ci, c in enumerate(cases)]
         if verdicts and all(v[0] == "missing" for v in verdicts):
             notes.append(f"no function named {q.fn_name} (renamed, or its cell failed?)")
         for case, e, (status, value, error) in zip(cases, exp, verdicts):
