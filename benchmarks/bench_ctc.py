@@ -1,17 +1,25 @@
 """Speed of rnnlib.ctc against PyTorch's ctc_loss and pyctcdecode, measured in one run.
 
-    python benchmarks/bench_ctc.py [--repeat 20] [--beam-width 16]
+    python benchmarks/bench_ctc.py [--repeat 20] [--beam-width 16] [--threads 1]
 
-1. CTC loss + gradient (``ctc_loss`` and ``ctc_grad``, and ``ctc_loss_and_grad``) against
-   ``torch.nn.functional.ctc_loss`` forward + backward through log_softmax, on CPU,
-   T=100, N=16, C=30, S=20, in float32 and float64. Target: rnnlib within 2x.
-2. ``prefix_beam_search`` against pyctcdecode's decoder without a language model on the
-   same 16 sequences: time ratio and whether the labellings agree. Skipped with a
-   message when pyctcdecode is not installed.
+1. CTC loss and gradient against ``torch.nn.functional.ctc_loss`` on the CPU, in float32
+   and float64, at two sizes: T=100, N=16, C=30, S=20 and T=500, N=32, C=30, S=50.
+   - ``ctc_loss`` (forward only) against torch's forward on the same log-probabilities
+     (no autograd graph). Target: within 1.0x.
+   - ``ctc_loss_and_grad``, and separate ``ctc_loss`` + ``ctc_grad`` calls, against
+     torch's forward + backward through ``log_softmax`` (rnnlib's gradient is with
+     respect to the logits too). Target: ``ctc_loss_and_grad`` within 1.3x.
+2. How the time grows with T (T = 100, 200, 400, 800; N=16, C=30, S=20, float32):
+   milliseconds, and milliseconds per frame relative to T=100 (1.00 = linear).
+3. ``prefix_beam_search`` against pyctcdecode's decoder without a language model on the
+   16 sequences of the first size: time ratio and whether the labellings agree. Skipped
+   with a message when pyctcdecode is not installed.
 
-Timings are the median of ``--repeat`` runs, taken in turns; the ratio is rnnlib time /
-peer time (below 1 means rnnlib is faster). Run from the repository root with rnnlib
-importable (installed, or ``PYTHONPATH=.``).
+Every measurement times the competitors in turns (rnnlib, torch, rnnlib, torch, ...), so
+both see the same background load, and prints the median and the best of ``--repeat``
+runs. The ratio is rnnlib time / torch time (below 1: rnnlib is faster); on a machine
+shared with other work the median ratio is the noisier of the two. Run from the
+repository root with rnnlib importable (installed, or ``PYTHONPATH=.``).
 """
 
 import argparse
@@ -26,11 +34,12 @@ import torch.nn.functional as F
 
 from rnnlib.ctc import ctc_grad, ctc_loss, ctc_loss_and_grad, prefix_beam_search
 
-T, N, C, S = 100, 16, 30, 20
+SIZES = [(100, 16, 30, 20), (500, 32, 30, 50)]  # (T, N, C, S)
+SCALING_T = (100, 200, 400, 800)
 
 
-def median_times(functions, repeat):
-    """Median seconds of each function, timed in turns so all see the same machine load."""
+def interleaved_times(functions, repeat):
+    """(median, best) seconds of each function, timed in turns so all see the same load."""
     times = [[] for _ in functions]
     for fn in functions:
         fn()  # warm up
@@ -39,17 +48,11 @@ def median_times(functions, repeat):
             start = time.perf_counter()
             fn()
             t.append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
+    return [(statistics.median(t), min(t)) for t in times]
 
 
-def log_p_labelling(log_probs, labelling):
-    """log p(l | x) of one sequence's (T, C) log-probabilities."""
-    return -float(ctc_loss(log_probs[:, None], [labelling], [len(log_probs)], [len(labelling)],
-                           reduction="sum"))
-
-
-def make_inputs(seed=0):
-    """Peaked frame distributions, like a trained model's, and random targets."""
+def make_inputs(T, N, C, S, seed=0):
+    """Peaked frame distributions, like a trained model's, random targets and lengths."""
     rng = np.random.default_rng(seed)
     logits = rng.normal(size=(T, N, C)) * 3
     log_probs = logits - np.logaddexp.reduce(logits, axis=2, keepdims=True)
@@ -60,38 +63,86 @@ def make_inputs(seed=0):
     return logits, log_probs, targets, input_lengths, target_lengths
 
 
+def contenders(T, N, C, S, dtype):
+    """The functions to time, by name, on one batch in one dtype."""
+    logits, log_probs, targets, input_lengths, target_lengths = make_inputs(T, N, C, S)
+    torch_dtype = getattr(torch, np.dtype(dtype).name)
+    args = (log_probs.astype(dtype), targets, input_lengths, target_lengths)
+    z = torch.tensor(logits, dtype=torch_dtype, requires_grad=True)
+    lp = torch.tensor(log_probs, dtype=torch_dtype)
+    t_args = [torch.as_tensor(a) for a in (targets, input_lengths, target_lengths)]
+
+    def torch_forward():
+        with torch.no_grad():
+            return F.ctc_loss(lp, *t_args, reduction="sum")
+
+    def torch_forward_backward():
+        z.grad = None
+        loss = F.ctc_loss(z.log_softmax(2), *t_args, reduction="sum")
+        loss.backward()
+        return loss.item(), z.grad.numpy()
+
+    def loss_and_grad():
+        loss, grad = ctc_loss_and_grad(*args)
+        return loss.sum(), grad
+
+    return {
+        "ctc_loss": lambda: ctc_loss(*args, reduction="sum"),
+        "torch forward": torch_forward,
+        "ctc_loss_and_grad": loss_and_grad,
+        "ctc_loss + ctc_grad": lambda: (ctc_loss(*args, reduction="sum"), ctc_grad(*args)),
+        "torch forward+backward": torch_forward_backward,
+    }
+
+
+def ratio_line(name, ours, theirs, peer):
+    (m_ours, b_ours), (m_theirs, b_theirs) = ours, theirs
+    return (f"    {name:20s} median {m_ours * 1e3:8.2f} ms vs {m_theirs * 1e3:8.2f} ms  "
+            f"ratio {m_ours / m_theirs:5.2f}x   best {b_ours * 1e3:8.2f} ms vs "
+            f"{b_theirs * 1e3:8.2f} ms  ratio {b_ours / b_theirs:5.2f}x   ({peer})")
+
+
 def bench_loss(repeat):
-    logits, log_probs, targets, input_lengths, target_lengths = make_inputs()
-    print(f"CTC loss + gradient, T={T} N={N} C={C} S={S}, "
-          f"torch threads={torch.get_num_threads()}")
-    for dtype, torch_dtype in [(np.float32, torch.float32), (np.float64, torch.float64)]:
-        lp = log_probs.astype(dtype)
-        args = (lp, targets, input_lengths, target_lengths)
+    print(f"CTC loss and gradient against torch (torch threads={torch.get_num_threads()}; "
+          f"median and best of {repeat} interleaved runs)")
+    for T, N, C, S in SIZES:
+        print(f"  T={T} N={N} C={C} S={S}")
+        for dtype in (np.float32, np.float64):
+            fns = contenders(T, N, C, S, dtype)
+            (loss, grad), (t_loss, t_grad) = fns["ctc_loss_and_grad"](), fns["torch forward+backward"]()
+            print(f"   {np.dtype(dtype).name}: |loss - torch| / loss = "
+                  f"{abs(loss - t_loss) / abs(t_loss):.1e}, max |grad - torch| = "
+                  f"{np.abs(grad - t_grad).max():.1e}")
+            times = dict(zip(fns, interleaved_times(list(fns.values()), repeat)))
+            print(ratio_line("ctc_loss", times["ctc_loss"], times["torch forward"],
+                             "torch forward"))
+            for name in ("ctc_loss_and_grad", "ctc_loss + ctc_grad"):
+                print(ratio_line(name, times[name], times["torch forward+backward"],
+                                 "torch forward+backward"))
 
-        def ours():
-            return ctc_loss(*args, reduction="sum"), ctc_grad(*args)
 
-        def ours_fused():
-            loss, grad = ctc_loss_and_grad(*args)
-            return loss.sum(), grad
+def bench_scaling(repeat):
+    N, C, S = 16, 30, 20
+    print(f"Growth with T (N={N} C={C} S={S}, float32, ctc_loss_and_grad and torch "
+          f"forward+backward, median of {repeat}):")
+    rows = []
+    for T in SCALING_T:
+        fns = contenders(T, N, C, S, np.float32)
+        (ours, _), (theirs, _) = interleaved_times(
+            [fns["ctc_loss_and_grad"], fns["torch forward+backward"]], repeat)
+        rows.append((T, ours, theirs))
+    _, ours_0, theirs_0 = rows[0]
+    for T, ours, theirs in rows:
+        scale = T / rows[0][0]
+        print(f"  T={T:4d}  rnnlib {ours * 1e3:8.2f} ms (per frame x{ours / ours_0 / scale:4.2f})"
+              f"   torch {theirs * 1e3:8.2f} ms (per frame x{theirs / theirs_0 / scale:4.2f})"
+              f"   ratio {ours / theirs:5.2f}x")
 
-        z = torch.tensor(logits, dtype=torch_dtype, requires_grad=True)
-        t_args = [torch.as_tensor(a) for a in (targets, input_lengths, target_lengths)]
 
-        def theirs():
-            z.grad = None
-            loss = F.ctc_loss(z.log_softmax(2), *t_args, reduction="sum")
-            loss.backward()
-            return loss, z.grad
-
-        (loss, grad), (t_loss, t_grad) = ours_fused(), theirs()
-        print(f"  {np.dtype(dtype).name}: |loss - torch| / loss = "
-              f"{abs(loss - t_loss.item()) / abs(t_loss.item()):.1e}, "
-              f"max |grad - torch| = {np.abs(grad - t_grad.numpy()).max():.1e}")
-        t_separate, t_fused, t_theirs = median_times([ours, ours_fused, theirs], repeat)
-        for name, t_ours in [("ctc_loss + ctc_grad", t_separate), ("ctc_loss_and_grad", t_fused)]:
-            print(f"    {name:20s} {t_ours * 1e3:7.2f} ms   torch {t_theirs * 1e3:7.2f} ms   "
-                  f"ratio {t_ours / t_theirs:5.2f}x")
+def log_p_labelling(log_probs, labelling):
+    """log p(l | x) of one sequence's (T, C) log-probabilities."""
+    return -float(ctc_loss(log_probs[:, None], [labelling], [len(log_probs)], [len(labelling)],
+                           reduction="sum"))
 
 
 def bench_decoder(repeat, beam_width):
@@ -101,7 +152,8 @@ def bench_decoder(repeat, beam_width):
         print("pyctcdecode not installed: skipping the decoder comparison "
               "(pip install pyctcdecode)")
         return
-    _, log_probs, _, input_lengths, _ = make_inputs()
+    T, N, C, S = SIZES[0]
+    _, log_probs, _, input_lengths, _ = make_inputs(T, N, C, S)
     # blank "" at index 0 and 29 one-character labels without spaces
     labels = [""] + list(string.ascii_lowercase + "012")
     decoder = pyctcdecode.build_ctcdecoder(labels)
@@ -121,10 +173,10 @@ def bench_decoder(repeat, beam_width):
         return lambda: [decoder.decode(lp, beam_width=beam_width, **kwargs) for lp in sequences]
 
     peers = [peer(kwargs) for kwargs in settings.values()]
-    t_ours, *t_peers = median_times([ours] + peers, repeat)
+    (t_ours, _), *t_peers = interleaved_times([ours] + peers, repeat)
     ours_out = ours()
     print(f"  rnnlib prefix_beam_search: {t_ours * 1e3:8.1f} ms")
-    for name, fn, t_theirs in zip(settings, peers, t_peers):
+    for name, fn, (t_theirs, _) in zip(settings, peers, t_peers):
         theirs_out = [[labels.index(ch) for ch in text] for text in fn()]
         same = sum(o == p for o, p in zip(ours_out, theirs_out))
         # where they differ: which labelling is more probable under p(l | x)?
@@ -144,6 +196,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     bench_loss(args.repeat)
+    bench_scaling(max(3, args.repeat // 2))
     bench_decoder(max(1, args.repeat // 10), args.beam_width)
 
 

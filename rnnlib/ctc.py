@@ -16,7 +16,9 @@ with a blank before, between and after its labels (length L' = 2S + 1):
 where skip_s holds when l'_s is a label different from l'_{s-2} (a path may jump over a
 blank only between two different labels). The backward variables beta are the forward
 variables of the reversed problem (reverse the frames and the extended target), so one
-recursion serves both. Everything is computed in log space.
+recursion serves both. Everything is computed in log space, for the whole batch at once:
+each frame is one row holding every sequence's lattice, and the loop runs over frames
+only (forward and backward variables in the same loop).
 
 Shapes: T frames, N batch, C classes, S target length, L' = 2S + 1 lattice positions.
 
@@ -25,6 +27,7 @@ one sequence's (T, C) log-probabilities and return a list of label ids.
 """
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from rnnlib.ctc_decode import beam_search, collapse, greedy_decode, prefix_beam_search
 
@@ -102,10 +105,9 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
         if targets.shape != (total,):
             raise ValueError(f"targets: concatenated targets need shape (sum(target_lengths),) "
                              f"= ({total},), got {targets.shape}")
-        ends = np.cumsum(target_lengths)
+        # row-major order of the (N, S) entries within the lengths = concatenation order
         padded = np.full((N, S), blank, dtype=np.int64)
-        for n, (start, end) in enumerate(zip(ends - target_lengths, ends)):
-            padded[n, : end - start] = targets[start:end]
+        padded[np.arange(S) < target_lengths[:, None]] = targets
     elif targets.ndim == 2:
         if targets.shape[0] != N or targets.shape[1] < S:
             raise ValueError(f"targets: padded targets need shape ({N}, >= {S}) "
@@ -146,64 +148,150 @@ def _skip_allowed(l_ext, blank):
     return skip
 
 
-def _log_alpha(log_y, skip):
-    """Forward recursion in log space over the whole lattice, looping over time only.
+# The whole batch is one lattice. Row t holds every sequence's L' nodes side by side, each
+# sequence preceded by two *guard* entries, and two more guards close the row:
+#
+#     row t = [g g | s = 0 .. L'-1 of sequence 0 | g g | ... sequence N-1 | g g]
+#
+# W = N (L' + 2) + 2 entries. A guard is an impossible node (log 0 = -inf), so the
+# recursion reads s - 1 and s - 2 as shifted slices of a whole row, with no Python work
+# per sequence and nothing leaking from one sequence into the next. The backward variables
+# are the forward variables of the reversed problem (frames and row both reversed, which
+# keeps the guard pattern), so one loop computes both, side by side in one double row.
 
-    log_y: (T, N, L') log y_t(l'_s); skip: (N, L') bool. Returns log alpha, (T, N, L').
+def _blocks(rows, N):
+    """View rows (..., W) as (..., N, L' + 2): sequence n's two guards, then its L' nodes."""
+    return np.reshape(rows[..., :-2], rows.shape[:-1] + (N, -1), copy=False)
+
+
+def _lattice(log_probs, targets, blank):
+    """log y_t(l'_s) (T, W) and log [skip_s] (W,) of a batch, in the row layout."""
+    l_ext = extend_target(targets, blank)  # (N, L')
+    return _lattice_rows(log_probs, l_ext), _log_skip_row(l_ext, blank)
+
+
+def _lattice_rows(log_probs, l_ext):
+    """log y_t(l'_s) in the row layout, (T, W), in the dtype of log_probs; guards hold -inf.
+
+    log_probs: (T, N, C); l_ext: (N, L') extended targets.
     """
-    T, N, L = log_y.shape
-    # log weight of the three predecessors s, s-1, s-2: 0, 0, and 0 or -inf (no skip)
-    log_w = np.zeros((3, N, L), dtype=log_y.dtype)
-    log_w[2][~skip] = -np.inf
-    # two always -inf columns in front, so s - 1 and s - 2 are plain slices
-    alpha = np.full((T, N, L + 2), -np.inf, dtype=log_y.dtype)
-    alpha[0, :, 2:4] = log_y[0, :, :2]
-    floor = np.finfo(log_y.dtype).min  # keeps a - max finite when all three are -inf
+    T, N, C = log_probs.shape
+    # entry (n, s) of a row is class l'_s of sequence n: flat index n C + l'_s of the
+    # frame's N C log-probabilities; guards read an extra entry N C that holds log 0
+    frames = np.empty((T, N * C + 1), log_probs.dtype)
+    frames[:, :-1] = log_probs.reshape(T, N * C)
+    frames[:, -1] = -np.inf
+    column = np.full((N, l_ext.shape[1] + 2), N * C)  # (N, L' + 2)
+    column[:, 2:] = np.arange(N)[:, None] * C + l_ext
+    column = np.append(column, [N * C, N * C])  # (W,)
+    return frames.take(column, axis=1)  # (T, W)
+
+
+def _log_skip_row(l_ext, blank):
+    """log [skip_s] in the row layout, (W,): 0 where a path may enter s from s - 2, else -inf."""
+    N, L = l_ext.shape
+    row = np.full(N * (L + 2) + 2, -np.inf)
+    nodes = _blocks(row, N)[:, 2:]  # (N, L'), a view into row
+    nodes[_skip_allowed(l_ext, blank)] = 0.0
+    return row
+
+
+def _log_sum_exp3(terms, m, out):
+    """out = log(e^a + e^b + e^c) for the rows a, b, c of terms (3, W); terms is overwritten.
+
+    With m the largest of the three, log sum e^a = m + log sum e^(a - m): nothing
+    overflows, and a single exp and log per entry serve all three terms.
+    """
+    np.maximum(terms[0], terms[1], out=m)
+    np.maximum(m, terms[2], out=m)
+    np.maximum(m, np.finfo(m.dtype).min, out=m)  # all three log 0: e^(-inf - m) = 0, not NaN
+    np.subtract(terms, m, out=terms)
+    np.exp(terms, out=terms)
+    np.add(terms[0], terms[1], out=out)
+    out += terms[2]
+    np.log(out, out=out)  # log 0 = -inf where all three were log 0
+    out += m
+
+
+def _recursion(log_y, log_skip, starts):
+    """The CTC recursion over rows, in log space; returns (x, x_hat), both (T, W).
+
+        x_hat_t(j) = x_{t-1}(j) + x_{t-1}(j-1) + [skip_j] x_{t-1}(j-2),    x_t(j) = y_t(j) x_hat_t(j)
+
+    log_y: (T, W); log_skip: (W,) log [skip_j]; starts: {t: columns} where a sequence
+    begins at frame t with x_hat_t = 1 (whatever the recursion gave there).
+    """
+    T, W = log_y.shape
+    x = np.full((T + 1, W), -np.inf, log_y.dtype)  # row 0: a virtual frame before the first
+    x_hat = np.full((T, W), -np.inf, log_y.dtype)
+    # window[t][k, j - 2] = x_{t-1}(j - 2 + k): the three predecessors of every j >= 2
+    window = sliding_window_view(x, 3, axis=1).transpose(0, 2, 1)  # (T + 1, 3, W - 2)
+    log_w = np.zeros((3, W - 2), log_y.dtype)
+    log_w[0] = log_skip[2:]  # the jump from j - 2 needs skip_j
+    terms, m = np.empty((3, W - 2), log_y.dtype), np.empty(W - 2, log_y.dtype)
     with np.errstate(divide="ignore"):
-        for t in range(1, T):
-            prev = alpha[t - 1]
-            a = np.stack([prev[:, 2:], prev[:, 1:-1], prev[:, :-2]]) + log_w  # (3, N, L')
-            m = np.maximum(a.max(axis=0), floor)
-            # alpha_t(s) = y_t(l'_s) (alpha_{t-1}(s) + alpha_{t-1}(s-1) + [skip_s] alpha_{t-1}(s-2))
-            alpha[t, :, 2:] = np.log(np.exp(a - m).sum(axis=0)) + m + log_y[t]
-    return alpha[:, :, 2:]
+        for t in range(T):
+            np.add(window[t], log_w, out=terms)
+            _log_sum_exp3(terms, m, out=x_hat[t, 2:])
+            if t in starts:
+                x_hat[t, starts[t]] = 0.0
+            np.add(x_hat[t], log_y[t], out=x[t + 1])
+    return x[1:], x_hat
 
 
-class _Lattice:
-    """Forward and backward variables of a batch, in log space.
+def _starts(first_frame, columns):
+    """{frame: columns}: the (N, k) start columns of the sequences, grouped by first frame (N,)."""
+    starts = {}
+    for t, cols in zip(first_frame.tolist(), columns):
+        starts.setdefault(t, []).extend(cols.tolist())
+    return starts
 
-    Attributes: l_ext (N, L'), log_y (T, N, L'), log_alpha and log_beta (T, N, L'),
-    log_p (N,) = log p(l | x). Entries at t >= T_n or s >= L'_n are meaningless.
-    beta follows Graves's convention and includes y_t(l'_s), so
-    alpha_t(s) beta_t(s) / y_t(l'_s) is the probability of the paths through (t, s).
+
+def _log_alpha(log_y, log_skip, N):
+    """Forward variables alpha_t(s), rows (T, W) laid out like ``log_y``.
+
+    alpha_t(s) = y_t(l'_s) (alpha_{t-1}(s) + alpha_{t-1}(s-1) + [skip_s] alpha_{t-1}(s-2)),
+    starting from alpha_0(0) = y_0(-), alpha_0(1) = y_0(l_1).
     """
+    width = (log_y.shape[1] - 2) // N
+    first_two = np.arange(N)[:, None] * width + [2, 3]  # columns of nodes 0 and 1
+    alpha, _ = _recursion(log_y, log_skip, _starts(np.zeros(N, int), first_two))
+    return alpha
 
-    def __init__(self, log_probs, targets, input_lengths, target_lengths, blank, beta=True):
-        T, N, C = log_probs.shape
-        n = np.arange(N)[:, None]
-        self.l_ext = extend_target(targets, blank)  # (N, L')
-        L = self.l_ext.shape[1]
-        L_n = 2 * target_lengths + 1
-        self.log_y = log_probs[:, n, self.l_ext]  # (T, N, L')
-        if not beta:
-            self.log_alpha = _log_alpha(self.log_y, _skip_allowed(self.l_ext, blank))
-        else:
-            # beta_t(s) = alpha of the reversed problem at (T_n - 1 - t, L'_n - 1 - s);
-            # both problems run as one batch of 2N
-            t_rev = np.clip(input_lengths - 1 - np.arange(T)[:, None], 0, None)  # (T, N)
-            s_rev = np.clip(L_n[:, None] - 1 - np.arange(L), 0, None)  # (N, L')
-            l_rev = np.where(np.arange(L) < L_n[:, None], self.l_ext[n, s_rev], blank)
-            log_y_rev = log_probs[t_rev[:, :, None], n, l_rev]  # (T, N, L')
-            both = _log_alpha(np.concatenate([self.log_y, log_y_rev], axis=1),
-                              _skip_allowed(np.concatenate([self.l_ext, l_rev]), blank))
-            self.log_alpha, log_alpha_rev = both[:, :N], both[:, N:]
-            self.log_beta = log_alpha_rev[t_rev[:, :, None], n, s_rev]
 
-        # p(l | x) = alpha_T(L' - 1) + alpha_T(L' - 2)
-        last = self.log_alpha[input_lengths - 1, np.arange(N)]  # (N, L')
-        end = last[np.arange(N), L_n - 1]
-        end_label = np.where(L_n > 1, last[np.arange(N), np.maximum(L_n - 2, 0)], -np.inf)
-        self.log_p = np.logaddexp(end, end_label)
+def _log_alpha_beta(log_y, log_skip, N, input_lengths, target_lengths):
+    """alpha (T, W) and beta_hat (T, W), laid out like ``log_y``, from one loop over frames.
+
+    Graves's beta_t(s) = y_t(l'_s) beta_hat_t(s), where
+    beta_hat_t(s) = beta_{t+1}(s) + beta_{t+1}(s+1) + [skip_{s+2}] beta_{t+1}(s+2)
+    and beta_hat_{T_n - 1} is 1 at the last two nodes. beta_hat gives the posterior of a
+    node as alpha beta_hat / p, without dividing by y_t(l'_s) (which may be 0).
+    beta is alpha of the reversed problem: reversing the frames and the row turns s + 1,
+    s + 2 into j - 1, j - 2 and keeps the guards; sequence n then starts at frame T - T_n.
+    Both problems run side by side in rows of 2W.
+    """
+    T, W = log_y.shape
+    width = (W - 2) // N
+    first_two = np.arange(N)[:, None] * width + [2, 3]                    # nodes 0 and 1
+    last_two = np.arange(N)[:, None] * width + 2 + 2 * target_lengths[:, None] - [1, 0]
+    # reversed row: column j holds column W - 1 - j, and the jump j - 2 -> j is the jump
+    # s + 2 -> s of the original, allowed if skip_{s+2} = skip at original column W + 1 - j
+    log_skip_rev = np.concatenate([[-np.inf, -np.inf], log_skip[::-1][:-2]])
+    starts = _starts(np.zeros(N, int), first_two)
+    for t, cols in _starts(T - input_lengths, W + (W - 1 - last_two)).items():
+        starts.setdefault(t, []).extend(cols)
+    x, x_hat = _recursion(np.concatenate([log_y, log_y[::-1, ::-1]], axis=1),
+                          np.concatenate([log_skip, log_skip_rev]), starts)
+    return x[:, :W], x_hat[::-1, W:][:, ::-1]
+
+
+def _log_p(alpha, N, input_lengths, target_lengths):
+    """log p(l | x) = log(alpha_{T_n - 1}(L'_n - 1) + alpha_{T_n - 1}(L'_n - 2)), (N,)."""
+    width = (alpha.shape[1] - 2) // N
+    last = np.arange(N) * width + 2 + 2 * target_lengths  # column of node L'_n - 1
+    # for an empty target, column last - 1 is a guard: log 0, as it should be
+    end = alpha[input_lengths - 1, last]
+    return np.logaddexp(end, alpha[input_lengths - 1, last - 1])
 
 
 def ctc_alpha(log_probs, target, blank=0):
@@ -217,8 +305,10 @@ def ctc_alpha(log_probs, target, blank=0):
     >>> np.exp(ctc_alpha(lp, [1])).round(3).tolist()
     [[0.5, 0.5, 0.0], [0.25, 0.5, 0.25]]
     """
-    lattice = _one_sequence(log_probs, target, blank)
-    return lattice.log_alpha[:, 0]
+    log_probs, target, lengths, target_lengths = _one_sequence(log_probs, target, blank)
+    log_y, log_skip = _lattice(log_probs, target, blank)
+    alpha = _log_alpha(log_y, log_skip, 1)
+    return _blocks(alpha, 1)[:, 0, 2:]
 
 
 def ctc_beta(log_probs, target, blank=0):
@@ -231,19 +321,22 @@ def ctc_beta(log_probs, target, blank=0):
     >>> np.exp(ctc_beta(lp, [1])).round(3).tolist()
     [[0.25, 0.5, 0.25], [0.0, 0.5, 0.5]]
     """
-    lattice = _one_sequence(log_probs, target, blank)
-    return lattice.log_beta[:, 0]
+    log_probs, target, lengths, target_lengths = _one_sequence(log_probs, target, blank)
+    log_y, log_skip = _lattice(log_probs, target, blank)
+    _, beta_hat = _log_alpha_beta(log_y, log_skip, 1, lengths, target_lengths)
+    # Graves's beta includes y_t(l'_s)
+    return _blocks(beta_hat + log_y, 1)[:, 0, 2:]
 
 
 def _one_sequence(log_probs, target, blank):
+    """Check one sequence's (T, C) log-probabilities and (S,) target; return them as a batch of 1."""
     log_probs = np.asarray(log_probs)
     if log_probs.ndim != 2:
         raise ValueError(f"log_probs: expected shape (T, C), got {log_probs.shape}")
     if log_probs.shape[0] == 0:
         raise ValueError(f"log_probs: expected T >= 1 frames, got shape {log_probs.shape}")
     target = np.asarray(target, dtype=np.int64).reshape(1, -1)
-    args = _check_inputs(log_probs[:, None], target, [len(log_probs)], [target.shape[1]], blank)
-    return _Lattice(*args, blank)
+    return _check_inputs(log_probs[:, None], target, [len(log_probs)], [target.shape[1]], blank)
 
 
 # ----------------------------------------------------------------------------- loss
@@ -276,7 +369,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
         raise ValueError(f"reduction: expected 'none', 'sum' or 'mean', got {reduction!r}")
     log_probs, targets, input_lengths, target_lengths = _check_inputs(
         log_probs, targets, input_lengths, target_lengths, blank)
-    loss = -_Lattice(log_probs, targets, input_lengths, target_lengths, blank, beta=False).log_p
+    N = log_probs.shape[1]
+    log_y, log_skip = _lattice(log_probs, targets, blank)
+    loss = -_log_p(_log_alpha(log_y, log_skip, N), N, input_lengths, target_lengths)
     if zero_infinity:
         loss = np.where(np.isinf(loss), 0.0, loss)
     loss = loss.astype(log_probs.dtype)
@@ -320,23 +415,36 @@ def ctc_loss_and_grad(log_probs, targets, input_lengths, target_lengths, blank=0
     log_probs, targets, input_lengths, target_lengths = _check_inputs(
         log_probs, targets, input_lengths, target_lengths, blank)
     T, N, C = log_probs.shape
-    lat = _Lattice(log_probs, targets, input_lengths, target_lengths, blank)
-    feasible = np.isfinite(lat.log_p)
-    log_p = np.where(feasible, lat.log_p, 0.0)
-    # posterior of lattice node (t, s): alpha_t(s) beta_t(s) / (y_t(l'_s) p(l|x))
-    with np.errstate(invalid="ignore"):
-        log_post = lat.log_alpha + lat.log_beta - lat.log_y - log_p[:, None]
-    post = np.exp(log_post)
-    post[np.isnan(post)] = 0.0  # -inf - (-inf) where y_t(l'_s) = 0
-    post[:, np.arange(post.shape[2]) >= 2 * target_lengths[:, None] + 1] = 0.0
-    # gamma_t(k): sum the nodes labelled k, i.e. add post[t, n, s] into gamma[t, n, l'_s]
-    index = np.arange(T * N).reshape(T, N, 1) * C + lat.l_ext  # (T, N, L') flat (t, n, l'_s)
-    gamma = np.bincount(index.ravel(), post.ravel(), minlength=T * N * C).reshape(T, N, C)
+    log_y, log_skip = _lattice(log_probs, targets, blank)
+    alpha, beta_hat = _log_alpha_beta(log_y, log_skip, N, input_lengths, target_lengths)
+    log_p = _log_p(alpha, N, input_lengths, target_lengths)
+    feasible = np.isfinite(log_p)
+    # frames t >= T_n hold meaningless values (padding may even overflow): set to 0 below
+    unused = np.arange(T)[:, None] >= input_lengths  # (T, N)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # posterior of node (t, s): alpha_t(s) beta_hat_t(s) / p(l|x), (T, N, L' + 2); 0 at guards
+        post = _blocks(alpha + beta_hat, N) - np.where(feasible, log_p, 0.0)[:, None]
+        np.exp(post, out=post)
+        post[unused] = 0.0
+        y = np.exp(log_probs)
     # dL/dz_t(k) = y_t(k) - gamma_t(k)
-    grad = np.exp(log_probs) - gamma
-    grad[np.arange(T)[:, None] >= input_lengths] = 0.0
+    grad = y - _sum_by_label(post, targets, blank, C)
+    grad[unused] = 0.0
     grad[:, ~feasible] = 0.0 if zero_infinity else np.nan
-    loss = -lat.log_p
+    loss = -log_p
     if zero_infinity:
         loss = np.where(feasible, loss, 0.0)
     return loss.astype(log_probs.dtype), grad.astype(log_probs.dtype)
+
+
+def _sum_by_label(post, targets, blank, C):
+    """gamma_t(k) = sum of post_t(s) over the nodes s with l'_s = k: (T, N, L' + 2) -> (T, N, C).
+
+    One batched product with the one-hot matrix of each sequence's labels, (N, L' + 2, C).
+    """
+    T, N, width = post.shape
+    l_ext = extend_target(targets, blank)  # (N, L')
+    one_hot = np.zeros((N, width, C), post.dtype)
+    one_hot[np.arange(N)[:, None], np.arange(2, width), l_ext] = 1.0  # guards: all zero
+    gamma = np.matmul(post.transpose(1, 0, 2), one_hot)  # (N, T, C)
+    return gamma.transpose(1, 0, 2)
