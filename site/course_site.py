@@ -10,14 +10,20 @@
   state, the code and styles of the gate explorers and knowledge checks (``_esm``,
   ``_css``) are replaced by those of ``rnnlib/widgets_js``, so a fix to a front end reaches
   the site without re-executing the chapters.
+- Pages whose stored widgets are all rnnlib's anywidgets or tqdm's progress bars load
+  ``site/assets/course-widgets.js`` (a few kB) instead of the Jupyter widget manager
+  (3.6 MB); other pages keep the manager. MathJax is loaded only on pages with maths
+  or widgets.
 - The theme reads the colour mode from localStorage and, for a first-time reader who has
   none stored, logs a console error before falling back to "auto". Pages start in "auto".
+- The theme's Font Awesome script (1.5 MB) is dropped: its stylesheet draws the same icons.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -40,15 +46,19 @@ def drop_thebe(app, pagename, templatename, context, doctree):
 
 _MODE_UNSET = 'localStorage.getItem("mode") || ""'
 _MODE_AUTO = 'localStorage.getItem("mode") || "auto"'
+# The theme's Font Awesome script (1.5 MB) redraws its icons as inline SVG; its stylesheet
+# already draws the same icons from the web font, so the script is dropped.
+_FONTAWESOME_JS = re.compile(r'<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\s*')
 
 
-def default_mode_auto(app, exception):
+def postprocess_pages(app, exception):
     if exception is not None or app.builder.format != "html":
         return
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        if _MODE_UNSET in text:
-            page.write_text(text.replace(_MODE_UNSET, _MODE_AUTO), encoding="utf-8")
+        new = _FONTAWESOME_JS.sub("", text.replace(_MODE_UNSET, _MODE_AUTO))
+        if new != text:
+            page.write_text(new, encoding="utf-8")
 
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -79,19 +89,63 @@ def _widget_kind(model: dict) -> str | None:
     return None
 
 
-def refresh_widget_front_ends(app, pagename, templatename, context, doctree):
-    from myst_nb.core.render import sanitize_script_content
+# Stored models course-widgets.js can draw, by (module, name).
+LIGHT_MODELS = {
+    ("anywidget", "AnyModel"),
+    ("@jupyter-widgets/base", "LayoutModel"),
+    ("@jupyter-widgets/controls", "HBoxModel"),
+    ("@jupyter-widgets/controls", "HTMLModel"),
+    ("@jupyter-widgets/controls", "HTMLStyleModel"),
+    ("@jupyter-widgets/controls", "FloatProgressModel"),
+    ("@jupyter-widgets/controls", "ProgressStyleModel"),
+}
 
-    for script in context.get("script_files") or []:
+
+def widgets_on_page(app, pagename, templatename, context, doctree):
+    """Refresh the stored front ends of rnnlib's widgets; load the light renderer if it suffices."""
+    from myst_nb.core.render import sanitize_script_content
+    from sphinx.builders.html._assets import _JavaScript
+
+    scripts = context.get("script_files") or []
+    models = None
+    for script in scripts:
         attributes = getattr(script, "attributes", {})
         if attributes.get("type") != WIDGET_STATE:
             continue
         widget_state = json.loads(attributes["body"])
-        for model in widget_state.get("state", {}).values():
+        models = list(widget_state.get("state", {}).values())
+        for model in models:
             kind = _widget_kind(model)
             if kind is not None:
                 model["state"].update(_front_ends()[kind])
         attributes["body"] = sanitize_script_content(json.dumps(widget_state))
+    if models is None:
+        return
+    if all((m.get("model_module"), m.get("model_name")) in LIGHT_MODELS for m in models):
+        manager = {f"_static/{path}" for path in app.config.nb_ipywidgets_js}
+        context["script_files"] = [
+            s for s in scripts if str(getattr(s, "filename", s)) not in manager
+        ] + [_JavaScript("_static/course-widgets.js", **{"async": "async"})]
+
+
+def _has_maths(doctree) -> bool:
+    from docutils import nodes
+
+    return doctree is not None and any(doctree.findall(
+        lambda n: isinstance(n, (nodes.math, nodes.math_block))))
+
+
+def mathjax_only_with_maths(app, pagename, templatename, context, doctree):
+    """Drop MathJax (1.2 MB) from pages without maths and without widgets (quizzes typeset maths)."""
+    scripts = context.get("script_files") or []
+    has_widgets = any(getattr(s, "attributes", {}).get("type") == WIDGET_STATE for s in scripts)
+    if has_widgets or _has_maths(doctree):
+        return
+    context["script_files"] = [
+        s for s in scripts
+        if "mathjax" not in str(getattr(s, "filename", s))
+        and not str(getattr(s, "attributes", {}).get("body", "")).startswith("window.MathJax")
+    ]
 
 
 def serve_assets(app, config):
@@ -103,6 +157,7 @@ def setup(app):
     app.add_js_file("course-site.js", defer="defer")
     app.add_css_file("course-site.css")
     app.connect("html-page-context", drop_thebe, priority=900)
-    app.connect("html-page-context", refresh_widget_front_ends, priority=900)
-    app.connect("build-finished", default_mode_auto)
+    app.connect("html-page-context", widgets_on_page, priority=900)
+    app.connect("html-page-context", mathjax_only_with_maths, priority=900)
+    app.connect("build-finished", postprocess_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

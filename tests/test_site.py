@@ -77,8 +77,10 @@ def browser():
 class Visit:
     """A page opened in a fresh context, with its console errors and every request recorded."""
 
-    def __init__(self, browser, url: str, viewport=DESKTOP, **context_options):
+    def __init__(self, browser, url: str, viewport=DESKTOP, init_script=None, **context_options):
         self.context = browser.new_context(viewport=viewport, **context_options)
+        if init_script:
+            self.context.add_init_script(init_script)
         self.context.set_default_timeout(60000)
         self.page = self.context.new_page()
         self.errors: list[str] = []
@@ -99,17 +101,99 @@ class Visit:
         self.context.close()
 
 
+# Recorded in every page from its first byte: when the first widget is drawn.
+_WIDGET_CLOCK_JS = """
+new MutationObserver((_, observer) => {
+  if (document.querySelector(".rnx, .rnn-quiz")) {
+    window.__firstWidgetAt = performance.now();
+    observer.disconnect();
+  }
+}).observe(document, {childList: true, subtree: true});
+"""
+
+# What a survey measures in a loaded page (see `survey`).
+_MEASURE_JS = """
+() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const resources = performance.getEntriesByType("resource");
+  const rect = (el) => { const r = el.getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width}; };
+  return {
+    bytes: nav.decodedBodySize + resources.reduce((n, r) => n + r.decodedBodySize, 0),
+    resources: resources.map((r) => [r.name, r.decodedBodySize]),
+    loadAt: nav.loadEventStart,
+    firstWidgetAt: window.__firstWidgetAt ?? null,
+    maths: document.querySelectorAll("main .math").length,
+    images: Array.from(document.querySelectorAll("main img")).map((img) => ({
+      src: img.getAttribute("src"), alt: img.getAttribute("alt"),
+      naturalWidth: img.naturalWidth, width: img.getBoundingClientRect().width,
+    })),
+    equations: Array.from(document.querySelectorAll("main div.math")).map((box) => {
+      const content = box.querySelector("mjx-container > mjx-math");
+      const number = box.querySelector(".eqno");
+      return {id: box.id, tex: box.textContent.slice(0, 80), box: rect(box),
+              content: content ? rect(content) : null, number: number ? rect(number) : null};
+    }),
+  };
+}
+"""
+
+_SURVEYS: dict[str, dict] = {}
+
+
+def survey(browser, server, page: str) -> dict:
+    """Open `page` once at desktop width and measure it; later calls reuse the result.
+
+    Keys: title, errors (console), foreign (requests to other hosts), bytes (every
+    resource, uncompressed), resources ([url, bytes]), loadAt and firstWidgetAt (ms after
+    navigation start), maths (number of formulas), images (src, alt, natural and shown width), equations (boxes of each
+    display equation, its rendered content and its number).
+    """
+    if page not in _SURVEYS:
+        visit = Visit(browser, f"{server}/{page}.html", init_script=_WIDGET_CLOCK_JS)
+        try:
+            # The widgets and MathJax draw after the network is idle; wait for both.
+            visit.page.wait_for_function(
+                "() => Array.from(document.querySelectorAll('.course-widget, .jupyter-widgets'))"
+                ".every((el) => el.childElementCount > 0 || el.textContent.trim())")
+            if visit.page.locator("main div.math").count():
+                visit.page.wait_for_selector("main div.math mjx-container")
+                visit.page.evaluate("() => window.MathJax.startup.promise")
+            result = visit.page.evaluate(_MEASURE_JS)
+            result.update(title=visit.page.title(), errors=list(visit.errors),
+                          foreign=visit.foreign_requests())
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            visit.page.screenshot(path=str(SHOTS / f"{page.replace('/', '__')}.png"), full_page=True)
+        finally:
+            visit.close()
+        _SURVEYS[page] = result
+    return _SURVEYS[page]
+
+
 @pytest.mark.parametrize("page", toc_pages())
 def test_page_loads_cleanly_and_locally(browser, server, page):
-    visit = Visit(browser, f"{server}/{page}.html")
-    try:
-        assert visit.page.title(), f"{page} has no title"
-        assert visit.errors == [], f"console errors on {page}: {visit.errors}"
-        assert visit.foreign_requests() == [], f"{page} loads from other hosts"
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        visit.page.screenshot(path=str(SHOTS / f"{page.replace('/', '__')}.png"), full_page=True)
-    finally:
-        visit.close()
+    found = survey(browser, server, page)
+    assert found["title"], f"{page} has no title"
+    assert found["errors"] == [], f"console errors on {page}: {found['errors']}"
+    assert found["foreign"] == [], f"{page} loads from other hosts"
+
+
+MAX_PAGE_BYTES = 4_000_000
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_weight(browser, server, page):
+    """A page loads under 4 MB (uncompressed); the 3.6 MB widget manager and MathJax only where needed."""
+    found = survey(browser, server, page)
+    heaviest = sorted(found["resources"], key=lambda r: -r[1])[:4]
+    assert found["bytes"] < MAX_PAGE_BYTES, (
+        f"{page} loads {found['bytes'] / 1e6:.2f} MB; heaviest: {heaviest}")
+    names = [url for url, _ in found["resources"]]
+    # Every chapter's widgets are drawn by the site's own small renderer.
+    assert not any("html-manager" in url for url in names), f"{page} loads the widget manager"
+    if found["maths"] == 0 and found["firstWidgetAt"] is None:
+        assert not any("mathjax" in url for url in names), f"{page} has no maths but loads MathJax"
+    if "chapters/" in page:
+        assert found["firstWidgetAt"] is not None, f"{page}: no widget was drawn"
 
 
 def test_math_is_rendered(browser, server):
