@@ -594,3 +594,73 @@ def test_nothing_the_submission_starts_survives_grading(tmp_path):
             state = "gone"
         assert state in ("gone", "Z"), (pid, state)
     assert json.loads(out.read_text())["score"] == 0
+
+
+# ----------------------------------------------------------------------------- partial credit
+
+_PREFIX_MISTAKES = {
+    "returns the greedy labelling": (
+        [("    best = max(beam.items(), key=lambda item: np.logaddexp(*item[1]))[0]",
+          "    best = tuple(collapse(np.argmax(log_probs, axis=1), blank))")], 0.25),
+    "extends repeats from the total": (
+        [("add(prefix + (k,), log_nb=y[k] + log_b)", "add(prefix + (k,), log_nb=y[k] + total)")], 0.5),
+    "drops the stay term": (
+        [("                add(prefix, log_nb=y[prefix[-1]] + log_nb)", "                pass")], 0.5),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(_PREFIX_MISTAKES))
+def test_prefix_beam_search_mistakes_keep_little_partial_credit(tmp_path, mistake):
+    """Most cases are drawn so that the labelling beats the best path's (and, for some,
+    holds a repeated label): a mistake in the algorithm fails most of them."""
+    replacements, at_most = _PREFIX_MISTAKES[mistake]
+    nb = _nb(EXERCISES_DIR / "source" / "12_ctc_prefix_beam.ipynb")
+    for old, new in replacements:
+        nb = _edit_source_nb(nb, old, new)
+    result = grade_notebook(_write(tmp_path, "pbs.ipynb", nb), seed=1)
+    q = {q["name"]: q for q in result["questions"]}["prefix_beam_search"]
+    assert q["points"] <= at_most * q["max"], (mistake, q)
+    assert q["cases"] == 12
+
+
+# ----------------------------------------------------------------------------- hints
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("ex_id, replacements, question, hint, not_hint", [
+    ("12_ctc_loss", [("np.full(2 * len(target) + 1, blank", "np.full(2 * len(target), blank")],
+     "extend_target", "misses the final blank", "has no blanks"),
+    ("12_ctc_loss", [("        log_alpha[0, 1] = log_probs[0, l_ext[1]]", "        pass")],
+     "ctc_log_alpha", "a path that is allowed is missing", "work in log space"),
+    ("10_decoding", [("candidates.sort(key=lambda c: -c[1])", "candidates.sort(key=lambda c: -c[1] / len(c[0]))"),
+                     ("max(beam, key=lambda c: c[1])", "max(beam, key=lambda c: c[1] / len(c[0]))")],
+     "beam_search", "divided by their length", "finished hypotheses are dropped"),
+    ("04_clipping", [("clipped = {k: g * scale for k, g in grads.items()}",
+                      "clipped = {k: np.clip(g, -max_norm, max_norm) for k, g in grads.items()}")],
+     "clip_by_global_norm", "each entry is clipped", "its own norm"),
+    ("04_clipping", [("        total += float(np.sum(g ** 2))\n    norm = float(np.sqrt(total))",
+                      "        total += float(np.sqrt(np.sum(g ** 2)))\n    norm = total")],
+     "global_norm", "adds up the arrays' norms", "that is the sum of squares"),
+    ("11_attention", [("        scores = np.where(mask, scores, -np.inf)\n", "        scores = scores * mask\n")],
+     "masked_softmax", "multiplied by the mask", "zeroed after the softmax"),
+])
+def test_grader_hints_name_the_likely_cause(tmp_path, ex_id, replacements, question, hint, not_hint):
+    nb = _nb(EXERCISES_DIR / "source" / f"{ex_id}.ipynb")
+    for old, new in replacements:
+        nb = _edit_source_nb(nb, old, new)
+    result = grade_notebook(_write(tmp_path, "hint.ipynb", nb), seed=3)
+    q = {q["name"]: q for q in result["questions"]}[question]
+    said = " ".join(q["messages"] + q["hints"])
+    assert q["points"] < q["max"] and hint in said and not_hint not in said, said
+
+
+def test_training_budget_is_counted_in_examples():
+    from rnnlib.grading.temporal_order import BUDGET, MAX_BATCH, BatchSource
+    case = load_exercise("09_training").questions[0].cases(np.random.default_rng(0), True)[0]
+    source = case.args[0]
+    assert isinstance(source, BatchSource) and source.budget == BUDGET
+    seen = 0
+    while (batch := source(MAX_BATCH)) is not None:
+        seen += len(batch[1])
+    assert seen == BUDGET and source(1) is None
+    with pytest.raises(ValueError, match="next_batch"):
+        BatchSource()(MAX_BATCH + 1)

@@ -87,20 +87,46 @@ def _greedy_cases(rng, full):
             for label, T, C, b, blank in (spec if full else spec[:2])]
 
 
+def _has_repeat(labels):
+    return any(a == b for a, b in zip(labels, labels[1:]))
+
+
+def _hard_case(rng, label, T, C, K, blank, want):
+    """A random input whose answer shows what prefix beam search is for (``want``):
+
+    the labelling found is more probable than the best path's, so summing over the paths
+    of a labelling matters; with ``want="repeat"`` it also has two equal neighbours, so
+    the blank between them matters. Drawn until one qualifies.
+    """
+    for _ in range(400):
+        lp = _log_probs(rng, T, C, float(rng.uniform(0.6, 1.6)), float(rng.uniform(-0.5, 1.5)), blank)
+        labels, greedy = ref_prefix(lp, K, blank), ref_greedy(lp, blank)
+        if log_p_labelling(lp, labels, blank) < log_p_labelling(lp, greedy, blank) + 1e-3:
+            continue   # the best path's labelling would do as well
+        if want == "not greedy" or _has_repeat(labels):
+            return Case(label, (lp, K, blank), secret=labels)
+    raise RuntimeError(f"no {want} case found")   # pragma: no cover -- never seen
+
+
 def _prefix_cases(rng, full):
-    spec = [("T=6, C=3, beam 4", 6, 3, 4, 0, 0), ("T=8, C=4, beam 3", 8, 4, 3, 0, 0),
-            ("T=1, C=3, beam 2", 1, 3, 2, 0, 0),
-            ("T=5, C=2 (one label, repeats), beam 3", 5, 2, 3, 0, 0),
-            ("T=6, C=3, beam 1", 6, 3, 1, 0, 0),
-            ("T=10, C=4, beam 5, blank = 3", 10, 4, 5, 3, 0),
-            ("T=7, C=3, beam 50 (no pruning: exact)", 7, 3, 50, 0, 0),
-            ("T=6, C=3, blank-heavy, beam 4", 6, 3, 4, 0, 1),
-            ("T=12, C=5, beam 8", 12, 5, 8, 0, 0)]
+    edge = [("T=1, C=3, beam 2", 1, 3, 2, 0), ("T=6, C=3, beam 1", 6, 3, 1, 0)]
     cases = []
-    for label, T, C, K, blank, bias in (spec if full else spec[:3]):
-        lp = _log_probs(rng, T, C, 1.0, bias, blank)
+    for label, T, C, K, blank in edge:
+        lp = _log_probs(rng, T, C, 1.0, 0.0, blank)
         cases.append(Case(label, (lp, K, blank), secret=ref_prefix(lp, K, blank)))
-    return cases
+    hard = [("T=6, C=3, beam 4", 6, 3, 4, 0, "not greedy"),
+            ("T=8, C=4, beam 3", 8, 4, 3, 0, "not greedy"),
+            ("T=10, C=4, beam 5, blank = 3", 10, 4, 5, 3, "not greedy"),
+            ("T=7, C=3, beam 50 (no pruning: exact)", 7, 3, 50, 0, "not greedy"),
+            ("T=12, C=5, beam 8", 12, 5, 8, 0, "not greedy"),
+            ("T=9, C=3, beam 6", 9, 3, 6, 0, "not greedy"),
+            ("T=8, C=2 (one label: repeats), beam 3", 8, 2, 3, 0, "repeat"),
+            ("T=10, C=3, repeated labels, beam 4", 10, 3, 4, 0, "repeat"),
+            ("T=12, C=3, repeated labels, beam 6, blank = 2", 12, 3, 6, 2, "repeat"),
+            ("T=9, C=4, repeated labels, beam 5", 9, 4, 5, 0, "repeat")]
+    if not full:
+        return cases[:1] + [_hard_case(rng, *hard[0]), _hard_case(rng, *hard[6])]
+    return cases + [_hard_case(rng, *spec) for spec in hard]
 
 
 def best_labelling(log_probs, blank=0):
