@@ -9,6 +9,7 @@ column ``t``).
   shared weight matrix it applies.
 - :func:`draw_bptt` -- the unrolled states with the backward (gradient) arrows, cut at
   the chunk boundaries of truncated BPTT.
+- :func:`draw_gru_cell` -- one GRU step (book form), the state along the top line.
 - :func:`plot_activations` -- tanh, sigmoid and ReLU with their derivatives.
 - :func:`plot_norms_by_lag` -- one curve per setting of a norm against time lag, log scale.
 
@@ -30,7 +31,7 @@ from matplotlib.patches import FancyArrowPatch
 
 from rnnlib.plots import COLORS, _arrow, _box, _finish, draw_unrolled
 
-__all__ = ["draw_folded_cell", "draw_elman_unrolled", "draw_bptt", "plot_activations",
+__all__ = ["draw_folded_cell", "draw_elman_unrolled", "draw_bptt", "draw_gru_cell", "plot_activations",
            "plot_norms_by_lag", "ACTIVATIONS"]
 
 GRAD_COLOR = "#cc3311"  # backward (gradient) arrows
@@ -193,3 +194,60 @@ def plot_norms_by_lag(ax: Axes, curves: dict, *, ylabel: str = "norm", title: st
     ax.legend(fontsize=8)
     return ax
 
+
+
+def draw_gru_cell(ax: Axes, title: str | None = None) -> Axes:
+    """One GRU step in the book's form, ``h_t = (1 - z) * h_{t-1} + z * n``, as a diagram.
+
+    The state runs along the top line, where only a product with ``1 - z`` and a sum with
+    ``z * n`` touch it; below, the reset gate ``r`` and the update gate ``z`` (sigmoids)
+    and the candidate ``n`` (tanh), which reads ``r * h_{t-1}``, all fed by
+    ``h_{t-1}`` and ``x_t``. Drawn in the style of chapter 5's LSTM cell.
+
+    Args:
+        ax: the matplotlib axes to draw on.
+        title: text above the drawing.
+
+    Returns:
+        ``ax``, with equal aspect and no axis lines.
+    """
+    def box(x, y, text, color, w=0.9, h=0.55):
+        ax.add_patch(plt.Rectangle((x - w / 2, y - h / 2), w, h, facecolor=color, edgecolor="black", zorder=3))
+        ax.text(x, y, text, ha="center", va="center", fontsize=11, zorder=4)
+
+    def node(x, y, text):
+        ax.add_patch(plt.Circle((x, y), 0.22, facecolor="white", edgecolor="black", zorder=3))
+        ax.text(x, y, text, ha="center", va="center", fontsize=11, zorder=4)
+
+    def arrow(a, b, **kw):
+        ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="->", lw=1.4, **kw), zorder=2)
+
+    state_y, gate_y, in_y = 3.0, 1.2, 0.1
+    state = dict(color="tab:green")
+    arrow((0.0, state_y), (1.78, state_y), **state)           # h_{t-1} along the top
+    node(2.0, state_y, "×")
+    arrow((2.22, state_y), (5.28, state_y), **state)
+    node(5.5, state_y, "+")
+    arrow((5.72, state_y), (7.6, state_y), **state)
+    ax.text(0.0, state_y + 0.25, "$h_{t-1}$", fontsize=12)
+    ax.text(7.2, state_y + 0.25, "$h_t$", fontsize=12)
+    for x, text, color in [(2.0, "σ\n$z$", "#bee3f8"), (3.3, "σ\n$r$", "#bee3f8"),
+                           (4.8, "tanh\n$n$", "#fbd38d")]:
+        box(x, gate_y, text, color)
+        arrow((x, in_y + 0.05), (x, gate_y - 0.3))
+    node(2.0, 2.1, "1−")                                        # 1 - z scales the old state
+    arrow((2.0, gate_y + 0.3), (2.0, 1.88))
+    arrow((2.0, 2.32), (2.0, state_y - 0.22))
+    node(4.8, 2.1, "×")                                         # z * n is written
+    arrow((2.4, gate_y + 0.25), (4.58, 2.02))
+    arrow((4.8, gate_y + 0.3), (4.8, 1.88))
+    arrow((4.98, 2.25), (5.34, state_y - 0.17))
+    arrow((3.75, gate_y), (4.33, gate_y))                        # r gates what n reads
+    ax.text(4.05, gate_y - 0.45, "$r \\odot h_{t-1}$", ha="center", fontsize=9)
+    ax.plot([0.0, 5.0], [in_y, in_y], color="black", lw=1.4)
+    ax.text(0.0, in_y + 0.15, "$h_{t-1}$, $x_t$", fontsize=12)
+    ax.set(xlim=(-0.2, 7.9), ylim=(-0.3, 3.6), aspect="equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

@@ -9,7 +9,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from rnnlib.plots_rnn import (ACTIVATIONS, draw_bptt, draw_elman_unrolled,  # noqa: E402
-                              draw_folded_cell, plot_activations, plot_norms_by_lag)
+                              draw_folded_cell, draw_gru_cell, plot_activations,
+                              plot_norms_by_lag)
 
 
 def _texts(ax):
@@ -59,4 +60,13 @@ def test_plot_helpers_draw_one_line_per_curve():
         plot_activations([axes[0]])
     with pytest.raises(ValueError, match="steps"):
         draw_bptt(axes[2], 0)
+    plt.close(fig)
+
+
+def test_gru_cell_shows_both_gates_the_candidate_and_the_states():
+    fig, ax = plt.subplots()
+    draw_gru_cell(ax, title="GRU")
+    texts = {t.get_text() for t in ax.texts}
+    assert {"σ\n$z$", "σ\n$r$", "tanh\n$n$", "$h_{t-1}$", "$h_t$", "1−", "+"} <= texts
+    assert ax.get_title() == "GRU"
     plt.close(fig)
