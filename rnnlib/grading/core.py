@@ -8,7 +8,7 @@ differs in words -- which part, which shape, which gate, which time step -- with
 showing an expected value.
 
 Values travel between the grader and the process running a submission as JSON through
-:func:`encode` / :func:`decode` (arrays as nested lists with their dtype): never pickle.
+:func:`encode` / :func:`decode` (:mod:`rnnlib.grading.wire`): never pickle.
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rnnlib.grading.wire import (  # noqa: F401 -- re-exported
+    MAX_ARRAY_SIZE, DecodeError, EncodeError, Fn, Ref, decode, encode)
+
 __all__ = ["Case", "Question", "Exercise", "Ref", "Fn", "compare", "encode", "decode",
            "EncodeError", "DecodeError", "diagnose"]
-
-
-# ----------------------------------------------------------------------------- values
-
-from rnnlib.grading.wire import (  # noqa: E402,F401 -- re-exported
-    MAX_ARRAY_SIZE, DecodeError, EncodeError, Fn, Ref, decode, encode)
 
 
 # ----------------------------------------------------------------------------- specs

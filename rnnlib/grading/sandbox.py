@@ -211,6 +211,18 @@ def _opaque_ancestor(path):
     return None
 
 
+def _open_to_others(path):
+    """Whether a user without rights of its own may enter ``path`` and read it."""
+    path = Path(path)
+    for p in [*reversed(path.parents), path]:
+        try:
+            if not os.stat(p).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def _under(path, root):
     try:
         Path(path).relative_to(root)
@@ -223,9 +235,12 @@ class Sandbox:
     """One submission's directories and user. Use as a context manager; :meth:`start` a child."""
 
     def __init__(self, memory_mb, cpu_seconds, uid=None, file_bytes=64 * 2**20):
-        self.uid = uid
         self.memory_mb, self.cpu_seconds, self.file_bytes = memory_mb, cpu_seconds, file_bytes
         self.level = isolation() if uid is not None else "none"
+        if self.level == "user" and not all(_open_to_others(p) for p in self._python_dirs()):
+            # without a mount namespace another user could not even start Python here
+            uid, self.level = None, "none"
+        self.uid = uid
 
     def __enter__(self):
         self.root = Path(tempfile.mkdtemp(prefix="rnnlib-grade-"))
@@ -254,10 +269,13 @@ class Sandbox:
                 dirs.append(p)
         return dirs
 
-    def _hide_and_keep(self):
-        keep = [Path(os.path.realpath(p)) for p in
+    def _python_dirs(self):
+        return [Path(os.path.realpath(p)) for p in
                 (sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
                  *self._site_dirs())]
+
+    def _hide_and_keep(self):
+        keep = self._python_dirs()
         hide = {SOURCE_TREE}
         for k in keep:
             opaque = _opaque_ancestor(k)
