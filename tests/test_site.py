@@ -435,3 +435,26 @@ def test_widgets_and_quizzes_have_readable_text_in_both_modes(browser, server, s
         finally:
             visit.close()
     assert problems == [], "text below 4.5:1:\n" + "\n".join(problems)
+
+
+def test_quiz_maths_is_rendered(browser, server):
+    """The quizzes' formulas (c_{t−1}, ∂h_i/∂h_{i−1}) show with real subscripts, not raw."""
+    visit = Visit(browser, f"{server}/chapters/05_lstm.html")
+    try:
+        _wait_for_widgets(visit, ".rnn-quiz")
+        quiz = visit.page.locator(".rnn-quiz").first
+        assert quiz.locator(".rnn-quiz-math sub").count() >= 5
+        text = quiz.inner_text()
+        for raw in ("_{", "c_t", "h_{t", "c_{t"):
+            assert raw not in text, f"raw maths {raw!r} in the quiz: {text[:200]}"
+        # The subscript is drawn as one: smaller than its symbol, and lower.
+        smaller, lower = quiz.locator(".rnn-quiz-math sub").first.evaluate("""el => {
+            const base = document.createRange();
+            base.selectNodeContents(el.parentElement.firstChild);
+            const size = (e) => parseFloat(getComputedStyle(e).fontSize);
+            return [size(el) < size(el.parentElement),
+                    el.getBoundingClientRect().bottom > base.getBoundingClientRect().bottom];
+        }""")
+        assert smaller and lower
+    finally:
+        visit.close()
