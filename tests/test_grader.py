@@ -541,7 +541,6 @@ def collapse(path, blank=0):
     assert points["greedy_ctc"] == load_exercise("12_ctc_prefix_beam").question("greedy_ctc").points
     assert points["collapse"] == 0 and points["prefix_beam_search"] == 0
     assert "too large" in " ".join(result["questions"][2]["messages"])
-    assert result["process"] == "ok"   # within the limits: nothing was killed
 
 
 def test_decode_of_a_value_naming_a_module_is_refused():

@@ -171,11 +171,18 @@ class _Child:
                 if self.buffer:
                     self.lines.append(None)
                 continue
-            self.buffer += data
-            while b"\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\n", 1)
-                self.lines.append(None if self.discarding else line)
-                self.discarding = False
+            if b"\n" not in data:   # the common case of a long line: no rescan of the buffer
+                if not self.discarding:
+                    self.buffer += data
+                    if len(self.buffer) > _MAX_LINE:
+                        self.buffer, self.discarding = b"", True
+                        self.lines.append(None)
+                continue
+            *complete, rest = (self.buffer + data if not self.discarding else data).split(b"\n")
+            if self.discarding:
+                complete = complete[1:]   # the end of a line already refused
+            self.lines.extend(complete)
+            self.buffer, self.discarding = rest, False
             if len(self.buffer) > _MAX_LINE:
                 self.buffer, self.discarding = b"", True
                 self.lines.append(None)
