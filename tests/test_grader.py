@@ -446,7 +446,8 @@ def test_the_submission_runs_unprivileged_in_an_empty_folder_without_grading_var
 import os
 import numpy as np
 FACTS = {"uid": os.getuid(), "euid": os.geteuid(), "files": sorted(os.listdir(".")),
-         "env": sorted(os.environ), "check": type(check).__module__}
+         "env": sorted(os.environ), "check": type(check).__module__,
+         "says_grading": any(w in v.lower() for v in os.environ.values() for w in ("grad", "rnnlib"))}
 
 def rnn_step(x, h_prev, params):
     raise RuntimeError(repr(FACTS))
@@ -456,6 +457,7 @@ def rnn_step(x, h_prev, params):
     facts = eval(message[message.index("{"):message.rindex("}") + 1])
     assert facts["files"] == []
     assert not [k for k in facts["env"] if "GRAD" in k.upper() or "RNNLIB" in k.upper()], facts
+    assert facts["says_grading"] is False, facts
     if __import__("os").geteuid() == 0:
         assert facts["uid"] != 0 and facts["euid"] != 0 and result["isolation"].startswith("user")
 

@@ -7,8 +7,11 @@
   ``exercises/NN_name.ipynb`` from the sources with solutions ``exercises/source/``.
 
 Modules: :mod:`~rnnlib.grading.core` (cases, comparison, hints), one ``exNN_*`` module
-per exercise, :mod:`~rnnlib.grading.child` (runs a submission),
-:mod:`~rnnlib.grading.runner` (limits, scoring, the table), :mod:`~rnnlib.grading.check`.
+per exercise, :mod:`~rnnlib.grading.wire` (values between processes),
+:mod:`~rnnlib.grading.sandbox` (the submission's user, folder and limits),
+:mod:`~rnnlib.grading.child` (runs a submission), :mod:`~rnnlib.grading.runner` (the
+plan of cases, scoring, the table), :mod:`~rnnlib.grading.check`, and
+:mod:`~rnnlib.grading.temporal_order` (exercise 09's data, which a submission may use).
 """
 
 from rnnlib.grading.check import Checker
