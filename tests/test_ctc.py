@@ -7,8 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnlib.ctc import (beam_search, collapse, ctc_alpha, ctc_beta, ctc_grad, ctc_loss,
-                        ctc_loss_and_grad, greedy_decode, prefix_beam_search)
+from rnnlib.ctc import collapse, ctc_alpha, ctc_beta, ctc_grad, ctc_loss, ctc_loss_and_grad
 
 
 def log_softmax(z):
@@ -46,16 +45,6 @@ def brute_force_p(log_probs, target, blank):
     return sum(np.exp(log_probs[np.arange(T), path].sum())
                for path in itertools.product(range(C), repeat=T)
                if collapse(path, blank) == list(target))
-
-
-def brute_force_labellings(log_probs, blank):
-    """p(l | x) for every labelling l reachable in T frames."""
-    T, C = log_probs.shape
-    p = {}
-    for path in itertools.product(range(C), repeat=T):
-        key = tuple(collapse(path, blank))
-        p[key] = p.get(key, 0.0) + np.exp(log_probs[np.arange(T), path].sum())
-    return p
 
 
 # ----------------------------------------------------------------------------- loss
@@ -188,42 +177,7 @@ def test_alpha_beta_lattice():
     np.testing.assert_allclose(np.exp(alpha + beta - y).sum(axis=1), p)
 
 
-# ----------------------------------------------------------------------------- decoders
-
-def test_collapse_and_greedy():
-    assert collapse([0, 1, 1, 0, 1, 2, 2, 0, 0], blank=0) == [1, 1, 2]
-    assert collapse([3, 3, 3], blank=3) == []
-    assert collapse([2, 0, 0, 2, 1], blank=1) == [2, 0, 2]
-    path = [2, 2, 0, 2, 1, 1, 0, 0]
-    lp = np.log(np.eye(3)[path] * 0.9 + 0.05)
-    assert greedy_decode(lp, blank=0) == [2, 2, 1]
-    assert greedy_decode(lp, blank=2) == [0, 1, 0]
-
-
-def test_path_beam_search_finds_the_best_path():
-    for seed in range(5):
-        lp = log_softmax(np.random.default_rng(seed).normal(size=(8, 4)))
-        greedy = greedy_decode(lp)
-        assert beam_search(lp, 1) == greedy
-        assert beam_search(lp, 5) == greedy  # without a language model, best path = argmax
-
-
-def test_prefix_beam_search_is_exact_when_wide():
-    found_better_than_greedy = False
-    for seed in range(8):
-        lp = log_softmax(np.random.default_rng(seed).normal(size=(6, 3)) * 1.5)
-        p = brute_force_labellings(lp, 0)
-        best = max(p, key=p.get)
-        assert prefix_beam_search(lp, beam_width=len(p)) == list(best)
-        found_better_than_greedy |= p[tuple(greedy_decode(lp))] < p[best]
-    assert found_better_than_greedy
-
-
-def test_prefix_beam_search_beats_greedy_on_split_mass():
-    # best path "- -" (0.36); but labelling "1" collects 1 -, - 1, 1 1 = 0.64
-    lp = np.log([[0.6, 0.4], [0.6, 0.4]])
-    assert greedy_decode(lp) == []
-    assert prefix_beam_search(lp, beam_width=2) == [1]
+# Decoder tests (greedy, path beam, prefix beam, language-model fusion): tests/test_ctc_decode.py
 
 
 # ----------------------------------------------------------------------------- errors
@@ -262,12 +216,3 @@ def test_empty_input_raises_value_error():
     for fn in (ctc_alpha, ctc_beta):
         with pytest.raises(ValueError, match="log_probs: expected T >= 1"):
             fn(np.zeros((0, 3)), [1])
-
-
-def test_decoder_bad_input_raises():
-    with pytest.raises(ValueError, match="log_probs"):
-        greedy_decode(np.zeros((2, 3, 4)))
-    with pytest.raises(ValueError, match="beam_width"):
-        prefix_beam_search(np.zeros((2, 3)), beam_width=0)
-    with pytest.raises(ValueError, match="blank"):
-        beam_search(np.zeros((2, 3)), 2, blank=5)
