@@ -665,3 +665,16 @@ def test_training_budget_is_counted_in_examples():
     assert seen == BUDGET and source(1) is None
     with pytest.raises(ValueError, match="next_batch"):
         BatchSource()(MAX_BATCH + 1)
+
+
+@pytest.mark.parametrize("limit", ["time", "memory"])
+def test_the_grading_worker_is_limited_and_its_failure_is_one_line(monkeypatch, limit):
+    import rnnlib.grading.runner as runner
+    if limit == "time":   # no time left for scoring
+        monkeypatch.setattr(runner, "_SCORING_SECONDS", -load_exercise("04_clipping").wall_timeout + 0.3)
+    else:                 # too little memory for the worker to even load NumPy
+        monkeypatch.setattr(runner, "_WORKER_MEMORY_MB", 40)
+    results = runner.grade([EXERCISES_DIR / "source" / "04_clipping.ipynb"] * 2, seed=1, jobs=2)
+    for result in results:
+        assert result["score"] is None and "\n" not in result["error"], result
+        assert ("took too long" if limit == "time" else "failed") in result["error"], result

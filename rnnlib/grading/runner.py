@@ -474,7 +474,7 @@ def _one_line(exc):
 def _worker_main():
     """``python -m rnnlib.grading.runner``: grade the notebook named on stdin, print the result."""
     job = json.loads(sys.stdin.read())
-    resource.setrlimit(resource.RLIMIT_AS, (_WORKER_MEMORY_MB * 2**20,) * 2)
+    resource.setrlimit(resource.RLIMIT_AS, (job["memory_mb"] * 2**20,) * 2)
     sandbox.become_subreaper()
     try:
         result = grade_notebook(job["path"], seed=job["seed"], uid=job["uid"], orphans=True)
@@ -512,7 +512,8 @@ def _grade_in_worker_unsafe(path, seed):
             uid = sandbox.choose_uid()
         _UIDS_IN_USE.add(uid)
     try:
-        job = json.dumps({"path": str(path), "seed": seed, "uid": uid})
+        job = json.dumps({"path": str(path), "seed": seed, "uid": uid,
+                          "memory_mb": _WORKER_MEMORY_MB})
         proc = subprocess.run([sys.executable, "-m", "rnnlib.grading.runner"], input=job,
                               capture_output=True, text=True, start_new_session=True,
                               timeout=exercise.wall_timeout + _SCORING_SECONDS)
