@@ -678,3 +678,12 @@ def test_the_grading_worker_is_limited_and_its_failure_is_one_line(monkeypatch, 
     for result in results:
         assert result["score"] is None and "\n" not in result["error"], result
         assert ("took too long" if limit == "time" else "failed") in result["error"], result
+
+
+def test_forbidden_names_exist_in_rnnlib():
+    """A forbidden function that was renamed would silently become usable again."""
+    import importlib
+    for ex_id in EXERCISES:
+        for target in load_exercise(ex_id).forbidden:
+            module, attr = target.split(":")
+            assert hasattr(importlib.import_module(module), attr), (ex_id, target)
