@@ -5,19 +5,20 @@
 Sizes: B=32, T=50, D=H=128, one layer, float32 and float64. For each thread count the
 benchmark runs in a fresh process in which NumPy's BLAS (``OPENBLAS_NUM_THREADS``,
 ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``) and PyTorch (``torch.set_num_threads``) get the
-same number of threads. Both libraries run in that process on the same data; each
-timing is the fastest of ``--repeats`` runs, the two libraries interleaved, after a
-warm-up. Prints one line per case with the ratio rnnlib time / torch time, for wall
-time and for CPU time (the process's, all threads; robust to other load on the machine).
-The last column compares wall time with PyTorch run with oneDNN disabled: for float32 on
-the CPU PyTorch's default LSTM/GRU is oneDNN's fused RNN primitive, not its own per-op
-implementation.
+same number of threads. Both libraries run in that process on the same data, the two
+interleaved (rnnlib, torch, rnnlib, ...) after a warm-up, so both see the same background
+load. Prints one line per case: the median wall time of ``--repeats`` runs (what a
+learner waits for) and the best, each with the ratio rnnlib time / torch time; the best
+process CPU time ratio (all threads; robust to other load on the machine); and the best
+wall ratio against PyTorch run with oneDNN disabled: for float32 on the CPU PyTorch's
+default LSTM/GRU is oneDNN's fused RNN primitive, not its own per-op implementation.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -28,30 +29,28 @@ B, T, D, H = 32, 50, 128, 128
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def best_times(fns, repeats):
-    """Run each function ``repeats`` times, interleaved; return the fastest times of each.
+def interleaved_times(fns, repeats):
+    """Run each function ``repeats`` times, interleaved; return (wall, cpu) lists of times.
 
-    Returns ``(wall, cpu)``: lists of the best wall-clock time and the best process CPU
-    time (all threads) per function. On a shared machine other processes only ever add
-    wall time, so the minimum is the best estimate of the undisturbed cost, and CPU time
-    does not count the time this process waited for a core; interleaving exposes both
-    libraries to the same background load.
+    ``wall[j]`` and ``cpu[j]`` hold every run's wall-clock and process CPU time (all
+    threads) of function ``j``. Interleaving exposes both libraries to the same background
+    load; CPU time does not count the time this process waited for a core.
     """
     for fn in fns:
         fn()                               # warm-up (allocations, lazy init)
-    wall = [float("inf")] * len(fns)
-    cpu = [float("inf")] * len(fns)
+    wall = [[] for _ in fns]
+    cpu = [[] for _ in fns]
     for _ in range(repeats):
         for j, fn in enumerate(fns):
             w0, c0 = time.perf_counter(), time.process_time()
             fn()
-            wall[j] = min(wall[j], time.perf_counter() - w0)
-            cpu[j] = min(cpu[j], time.process_time() - c0)
+            wall[j].append(time.perf_counter() - w0)
+            cpu[j].append(time.process_time() - c0)
     return wall, cpu
 
 
 def bench(cls, dtype, repeats):
-    """(rnnlib seconds, torch seconds) for forward + backward of one layer of ``cls``."""
+    """Times (wall, cpu) of rnnlib, torch and torch without oneDNN, forward + backward of ``cls``."""
     import numpy as np
     import torch
 
@@ -79,7 +78,7 @@ def bench(cls, dtype, repeats):
             with torch.backends.mkldnn.flags(enabled=False):
                 theirs()
 
-    return best_times([ours, theirs, theirs_without_onednn], repeats)
+    return interleaved_times([ours, theirs, theirs_without_onednn], repeats)
 
 
 def run(threads, repeats):
@@ -93,15 +92,20 @@ def run(threads, repeats):
     torch.set_num_threads(threads)
     print(f"threads={threads} (numpy BLAS via {'/'.join(THREAD_VARS)}={os.environ.get(THREAD_VARS[0])}, "
           f"torch.get_num_threads()={torch.get_num_threads()})")
-    print(f"{'case':<16}{'rnnlib ms':>10}{'torch ms':>10}{'ratio':>7}   "
-          f"{'rnnlib cpu':>11}{'torch cpu':>10}{'ratio':>7}   {'no-oneDNN ratio':>15}")
+    print(f"{'case':<16}{'median ms':>20}{'ratio':>7}   {'best ms':>17}{'ratio':>7}   "
+          f"{'cpu ratio':>9}   {'no-oneDNN ratio':>15}")
+    print(f"{'':<16}{'rnnlib / torch':>20}{'':>7}   {'rnnlib / torch':>17}")
     for cls in (LSTM, GRU):
         for dtype in (np.float32, np.float64):
             (ours, theirs, plain), (ours_cpu, theirs_cpu, _) = bench(cls, dtype, repeats)
+            med_ours, med_theirs = statistics.median(ours), statistics.median(theirs)
             name = f"{cls.__name__} {np.dtype(dtype).name}"
-            print(f"{name:<16}{ours * 1e3:>10.2f}{theirs * 1e3:>10.2f}{ours / theirs:>7.2f}   "
-                  f"{ours_cpu * 1e3:>11.2f}{theirs_cpu * 1e3:>10.2f}{ours_cpu / theirs_cpu:>7.2f}   "
-                  f"{ours / plain:>15.2f}", flush=True)
+            print(f"{name:<16}{med_ours * 1e3:>10.2f} /{med_theirs * 1e3:>8.2f}"
+                  f"{med_ours / med_theirs:>7.2f}   "
+                  f"{min(ours) * 1e3:>8.2f} /{min(theirs) * 1e3:>7.2f}"
+                  f"{min(ours) / min(theirs):>7.2f}   "
+                  f"{min(ours_cpu) / min(theirs_cpu):>9.2f}   "
+                  f"{min(ours) / min(plain):>15.2f}", flush=True)
 
 
 def main(argv=None):

@@ -16,7 +16,7 @@ projection of a whole sequence in one matrix product:
 
 1. ``a_x = input_projection(x, weight_ih, bias_ih, G)`` -- the input's share of the
    pre-activations, ``W_ih x + b_ih``;
-2. ``_step(a_x, state, w_hh_t, b_hh)`` -- everything that depends on the state.
+2. ``_step(a_x, state, w_hh_t, b_hh, out=None)`` -- everything that depends on the state.
 
 Inside a step the pre-activations are kept **gate-major**, shape (G, B, H): ``a[0]`` is
 the first gate's block, so ``i, f, g, o = a`` unpacks an LSTM's gates and each is a
@@ -28,6 +28,11 @@ takes ``weight_hh`` as (G, H, H) blocks and returns ``da_x`` (the gradient of ``
 and the gradient of the previous state. For the RNN and the LSTM, where the two biases
 are simply added, a layer may fold ``bias_hh`` into ``a_x`` once for the whole sequence
 and pass ``b_hh=None``.
+
+A layer runs ``_step`` T times. So that a step allocates nothing of what it keeps, it may
+pass ``out``: the step's slices of arrays allocated once for the whole sequence by
+``cell._workspace(T, B)`` (the first holds ``h_next``; the others are the cell's own,
+see each ``_workspace``). The results are the same, operation for operation.
 
 >>> import numpy as np
 >>> cell = LSTMCell(input_size=3, hidden_size=2, rng=0)
@@ -200,6 +205,13 @@ class _Cell:
         dx = input_grad(da_x, p["weight_ih"])                          # (B, D)
         return dx, dstate, grads
 
+    def _workspace(self, T, B):
+        """Arrays with a leading axis T that ``_step(..., out)`` writes step t into.
+
+        The first is ``h_next`` (T, B, H); the cells add what their step caches keep.
+        """
+        return (np.empty((T, B, self.hidden_size), self.dtype),)
+
     def _weight_hh_grad(self, da_h, steps):
         """``sum_t da_h[k, t].T @ h_prev[t]`` per gate ``k``; ``da_h`` is (G, N, H), N = steps*B."""
         h_prev = np.concatenate([s.h_prev for s in steps])            # (N, H)
@@ -332,9 +344,9 @@ class RNNCell(_Cell):
     def _torch_init_kwargs(self):
         return {"nonlinearity": self.nonlinearity}
 
-    def _step(self, a_x, h_prev, w_hh_t, b_hh):
-        # a = W_ih x + b_ih + W_hh h_prev + b_hh
-        a = h_prev @ w_hh_t[0]                                         # (B, H)
+    def _step(self, a_x, h_prev, w_hh_t, b_hh, out=None):
+        # a = W_ih x + b_ih + W_hh h_prev + b_hh  (then h_next = phi(a) in place)
+        a = np.matmul(h_prev, w_hh_t[0], out=None if out is None else out[0])  # (B, H)
         a += a_x[0]
         if b_hh is not None:
             a += b_hh[0]
@@ -394,10 +406,16 @@ class LSTMCell(_Cell):
         c = check_array(f"{name}[1] (c)", state[1], (B, H), "(B, H)", self.dtype)
         return h, c
 
-    def _step(self, a_x, state, w_hh_t, b_hh):
+    def _workspace(self, T, B):
+        # h_next, c_next, the gates and tanh(c_next) of every step
+        h, c, tanh_c = (np.empty((T, B, self.hidden_size), self.dtype) for _ in range(3))
+        return h, c, np.empty((T, 4, B, self.hidden_size), self.dtype), tanh_c
+
+    def _step(self, a_x, state, w_hh_t, b_hh, out=None):
         h_prev, c_prev = state
+        h_next, c_next, a, tanh_c = (None,) * 4 if out is None else out
         # a = W_ih x + b_ih + W_hh h_prev + b_hh, one (B, H) block per gate i, f, g, o
-        a = np.matmul(h_prev, w_hh_t)                                  # (4, B, H)
+        a = np.matmul(h_prev, w_hh_t, out=a)                           # (4, B, H)
         a += a_x
         if b_hh is not None:
             a += b_hh
@@ -407,11 +425,11 @@ class LSTMCell(_Cell):
         np.tanh(g, out=g)
         sigmoid(o, out=o)
         # c_next = f * c_prev + i * g
-        c_next = f * c_prev
+        c_next = np.multiply(f, c_prev, out=c_next)
         c_next += i * g
         # h_next = o * tanh(c_next)
-        tanh_c = np.tanh(c_next)
-        h_next = o * tanh_c
+        tanh_c = np.tanh(c_next, out=tanh_c)
+        h_next = np.multiply(o, tanh_c, out=h_next)
         return (h_next, c_next), LSTMStep(h_prev, c_prev, a, tanh_c)
 
     def _step_backward(self, dstate_next, step, w_hh, out=None):
@@ -504,39 +522,58 @@ class GRUCell(_Cell):
                              f"got variant={self.variant!r}")
         return super().to_torch()
 
-    def _step(self, a_x, h_prev, w_hh_t, b_hh):
+    def _workspace(self, T, B):
+        # pytorch: h_next, the recurrent product a_h (r, z are computed in place of its
+        # first two blocks, hn is the third) and n; textbook: h_next, r and z, r * h_prev
+        # and n -- of every step
+        H, dtype = self.hidden_size, self.dtype
+        if self.variant == "pytorch":
+            return (np.empty((T, B, H), dtype), np.empty((T, 3, B, H), dtype),
+                    np.empty((T, B, H), dtype))
+        return (np.empty((T, B, H), dtype), np.empty((T, 2, B, H), dtype),
+                np.empty((T, B, H), dtype), np.empty((T, B, H), dtype))
+
+    def _step(self, a_x, h_prev, w_hh_t, b_hh, out=None):
         if self.variant == "textbook":
-            return self._step_textbook(a_x, h_prev, w_hh_t, b_hh)
+            return self._step_textbook(a_x, h_prev, w_hh_t, b_hh, out)
+        h_next, a_h, n = (None,) * 3 if out is None else out
         # a_h = W_hh h_prev + b_hh, one (B, H) block per gate r, z, n
-        a_h = np.matmul(h_prev, w_hh_t)                                # (3, B, H)
+        a_h = np.matmul(h_prev, w_hh_t, out=a_h)                       # (3, B, H)
         a_h += b_hh
-        # r, z = sigmoid(W_i. x + b_i. + W_h. h_prev + b_h.)
-        rz = a_x[:2] + a_h[:2]                                         # (2, B, H)
+        # r, z = sigmoid(W_i. x + b_i. + W_h. h_prev + b_h.)  (a_h[:2] is not needed again)
+        rz = np.add(a_x[:2], a_h[:2], out=None if out is None else a_h[:2])  # (2, B, H)
         r, z = sigmoid(rz, out=rz)
         # n = tanh(W_in x + b_in + r * (W_hn h_prev + b_hn))
         hn = a_h[2]
-        n = np.tanh(a_x[2] + r * hn)
+        n = np.multiply(r, hn, out=n)
+        n += a_x[2]
+        np.tanh(n, out=n)
         # h_next = (1 - z) * n + z * h_prev  =  n + z * (h_prev - n)
-        h_next = n + z * (h_prev - n)
+        h_next = np.subtract(h_prev, n, out=h_next)
+        h_next *= z
+        h_next += n
         return h_next, GRUStep(h_prev, r, z, n, hn)
 
-    def _step_textbook(self, a_x, h_prev, w_hh_t, b_hh):
+    def _step_textbook(self, a_x, h_prev, w_hh_t, b_hh, out=None):
+        h_next, a_rz, rh, a_n = (None,) * 4 if out is None else out
         # r, z = sigmoid(W_i. x + b_i. + W_h. h_prev + b_h.)
-        a_rz = np.matmul(h_prev, w_hh_t[:2])                           # (2, B, H)
+        a_rz = np.matmul(h_prev, w_hh_t[:2], out=a_rz)                 # (2, B, H)
         a_rz += a_x[:2]
         a_rz += b_hh[:2]
         r, z = sigmoid(a_rz, out=a_rz)
         # n = tanh(W_in x + b_in + W_hn (r * h_prev) + b_hn)
-        rh = r * h_prev
-        a_n = rh @ w_hh_t[2]                                           # (B, H)
+        rh = np.multiply(r, h_prev, out=rh)
+        a_n = np.matmul(rh, w_hh_t[2], out=a_n)                        # (B, H)
         a_n += a_x[2]
         a_n += b_hh[2, 0]
         n = np.tanh(a_n, out=a_n)
         # h_next = (1 - z) * h_prev + z * n  =  h_prev + z * (n - h_prev)
-        h_next = h_prev + z * (n - h_prev)
+        h_next = np.subtract(n, h_prev, out=h_next)
+        h_next *= z
+        h_next += h_prev
         return h_next, GRUStep(h_prev, r, z, n, rh)
 
-    def _step_backward(self, dh_next, step, w_hh, out=None):
+    def _step_backward(self, dh_next, step, w_hh, out=None, out_h=None):
         if self.variant == "textbook":
             return self._step_backward_textbook(dh_next, step, w_hh, out)
         h_prev, r, z, n, hn = step
@@ -554,7 +591,7 @@ class GRUCell(_Cell):
         np.multiply(dr, r * (1.0 - r), out=da_r)
         np.multiply(dz, z * (1.0 - z), out=da_z)
         # a_h = W_hh h_prev + b_hh: same as da_x for r and z; for n only through r * hn
-        da_h = np.stack([da_r, da_z, dhn])                             # (3, B, H)
+        da_h = np.stack([da_r, da_z, dhn], out=out_h)                  # (3, B, H)
         dh_prev += np.matmul(da_h, w_hh).sum(axis=0)
         return da_x, da_h, dh_prev
 

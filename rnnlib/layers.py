@@ -257,12 +257,16 @@ class _Layer:
         # a_x[:, t] = W_ih x[t] + b_ih for every t at once: one product per gate block
         a_x = input_projection(x.reshape(T * B, D), w_ih, b_ih, G).reshape(G, T, B, H)
         w_hh_t = gate_major(w_hh, G)                                     # (G, H, H)
-        h_seq = out[::-1] if direction == 1 else out      # (T, B, H), processing order
+        # each step writes what it keeps into arrays allocated here once, not per step;
+        # h_all (T, B, H) is the first (the cache keeps it: out is the caller's to change)
+        work = cell._workspace(T, B)
         steps = []
         for t in range(T):
-            state, step = cell._step(a_x[:, t], state, w_hh_t, b_hh)
-            h_seq[t] = state[0] if isinstance(state, tuple) else state
+            state, step = cell._step(a_x[:, t], state, w_hh_t, b_hh,
+                                     out=tuple(w[t] for w in work))
             steps.append(step)
+        h_all = work[0]                                   # (T, B, H), processing order
+        out[...] = h_all[::-1] if direction == 1 else h_all
         return state, DirectionCache(x, steps)
 
     # -- backward
@@ -334,9 +338,11 @@ class _Layer:
             else:
                 dh += dh_seq[t]             # dh_prev of the step after: ours to modify
             dstate = (dh, dstate[1]) if lstm else dh
-            _, da_h_t, dstate = cell._step_backward(dstate, steps[t], w_hh, out=da_x[:, t])
-            if da_h is not da_x:
-                da_h[:, t] = da_h_t
+            if da_h is da_x:
+                _, _, dstate = cell._step_backward(dstate, steps[t], w_hh, out=da_x[:, t])
+            else:
+                _, _, dstate = cell._step_backward(dstate, steps[t], w_hh, out=da_x[:, t],
+                                                   out_h=da_h[:, t])
         da_x = da_x.reshape(G, T * B, H)
         da_h = da_h.reshape(G, T * B, H)
         sfx = self._suffix(layer, direction)

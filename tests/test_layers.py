@@ -284,3 +284,26 @@ def test_structure_is_read_only(name):
         setattr(layer, name, 7)
     assert getattr(layer, name) == before
     assert (layer.input_size, layer.hidden_size, layer.num_layers, layer.bidirectional) == (3, 4, 2, False)
+
+
+@pytest.mark.parametrize("cls, kwargs", [(RNN, {"nonlinearity": "relu"}), (LSTM, {}), (GRU, {}),
+                                         (GRU, {"variant": "textbook"})])
+def test_layer_steps_equal_the_cell_and_cache_owns_its_arrays(cls, kwargs):
+    # the layer writes each step into arrays allocated once per sequence: the result is
+    # the cell's own step (up to rounding: the layer adds b_hh into the input projection),
+    # and the cache must not share memory with out
+    layer = cls(3, 4, rng=0, **kwargs)
+    cell = layer.cells[0][0]
+    x = np.random.default_rng(0).standard_normal((6, 2, 3))
+    out, _, cache = layer.forward(x)
+    state = None
+    for t in range(len(x)):
+        state, _ = cell.forward(x[t], state)
+        h = state[0] if isinstance(state, tuple) else state
+        np.testing.assert_allclose(out[t], h, rtol=1e-13, atol=1e-15)
+    dout = np.random.default_rng(1).standard_normal(out.shape)
+    expected = layer.backward(dout, cache)
+    out *= 0.0                                            # the caller may reuse out
+    again = layer.backward(dout, cache)
+    assert np.array_equal(again[0], expected[0])
+    assert all(np.array_equal(again[2][k], expected[2][k]) for k in expected[2])
