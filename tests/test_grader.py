@@ -412,7 +412,8 @@ for attempt in (
     except Exception:
         pass
 here = os.path.dirname(os.path.dirname(rnnlib.__file__))
-for folder in (here, REPO, REPO + "/exercises/source", "/root"):
+for folder in (here, REPO, REPO + "/exercises/source", "/root", "/proc/1/root" + REPO,
+               "/proc/%d/root%s" % (os.getppid(), REPO)):
     for path in glob.glob(folder + "/**/04_clipping.ipynb", recursive=True):
         try:
             nb = json.load(open(path))
@@ -687,3 +688,13 @@ def test_forbidden_names_exist_in_rnnlib():
         for target in load_exercise(ex_id).forbidden:
             module, attr = target.split(":")
             assert hasattr(importlib.import_module(module), attr), (ex_id, target)
+
+
+def test_training_time_limit_is_reported_with_the_limit_applied(tmp_path, monkeypatch):
+    import rnnlib.grading.ex09_training as ex09
+    monkeypatch.setattr(ex09, "TRAIN_TIMEOUT", 1.5)
+    nb = _edit_source("09_training", "    while (data := next_batch(batch)) is not None:",
+                      "    while True:\n        pass\n    while (data := next_batch(batch)) is not None:")
+    result = grade_notebook(_write(tmp_path, "slow.ipynb", nb), seed=1)
+    said = " ".join(result["questions"][0]["messages"])
+    assert "train_model did not finish within 1.5 s" in said and result["score"] == 0, said

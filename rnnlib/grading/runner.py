@@ -441,7 +441,8 @@ def grade_notebook(path, seed=None, uid=_AUTO, orphans=False, **limits):
             if case.store:   # not scored itself; its failure is said once
                 if status != "stored":
                     _, ms, _ = judge(q, case, status, error=error)
-                    notes += [f"{case.function or q.fn_name}: {t}" for _, t in ms if t]
+                    fn = case.function or q.fn_name
+                    notes += [t if t.startswith(fn + " ") else f"{fn}: {t}" for _, t in ms if t]
                 continue
             judged.append(judge(q, case, status, value, e, error))
         fraction, messages, hints = summarize(q, judged)
