@@ -91,6 +91,11 @@ class Quiz(anywidget.AnyWidget):
     def __init__(self, quiz_id: str, questions: list[dict[str, Any]], **kwargs):
         super().__init__(quiz_id=quiz_id, questions=_validate(quiz_id, questions), **kwargs)
 
+    def __repr__(self):
+        # The plain-text output Jupyter shows until the widget is drawn.
+        n = len(self.questions)
+        return f"Knowledge check ({n} question{'s' if n != 1 else ''}): run this cell in Jupyter to answer"
+
     def check(self, index: int, choice: int) -> bool:
         """Whether ``choice`` is the right answer to question ``index``."""
         return self._question(index)["answer"] == choice

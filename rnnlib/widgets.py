@@ -55,23 +55,22 @@ _GATES_IMPORT = 'import { gradientNorms, gruStep, lstmStep } from "./gates.js";'
 
 _SATURATE = 8.0   # sigma(8) = 0.9997: a gate bias of +-8 opens or closes a gate almost fully
 
-# Presets: gate parameters (w, u, b), one entry per gate in PyTorch's order.
+# Presets: gate parameters (w, u, b), one entry per gate in PyTorch's order. The candidate
+# reads the input and the previous hidden state, g = tanh(2x + h_prev), so both input
+# sliders move it; the gates are saturated by their biases (sigma(+-8)), so each preset's
+# behaviour holds whatever the inputs.
+_CANDIDATE = {"w": [0.0, 0.0, 2.0, 0.0], "u": [0.0, 0.0, 1.0, 0.0]}
 LSTM_PRESETS = {
     # f open, i shut: c' ~ c_prev whatever the input
-    "remember": {"w": [0.0, 0.0, 2.0, 0.0], "u": [0.0, 0.0, 0.0, 0.0],
-                 "b": [-_SATURATE, _SATURATE, 0.0, _SATURATE]},
+    "remember": {**_CANDIDATE, "b": [-_SATURATE, _SATURATE, 0.0, _SATURATE]},
     # f shut, i shut: c' ~ 0
-    "forget": {"w": [0.0, 0.0, 2.0, 0.0], "u": [0.0, 0.0, 0.0, 0.0],
-               "b": [-_SATURATE, -_SATURATE, 0.0, _SATURATE]},
-    # f shut, i open: c' ~ g = tanh(2x), the old content replaced by the new
-    "overwrite": {"w": [0.0, 0.0, 2.0, 0.0], "u": [0.0, 0.0, 0.0, 0.0],
-                  "b": [_SATURATE, -_SATURATE, 0.0, _SATURATE]},
+    "forget": {**_CANDIDATE, "b": [-_SATURATE, -_SATURATE, 0.0, _SATURATE]},
+    # f shut, i open: c' ~ g = tanh(2x + h_prev), the old content replaced by the new
+    "overwrite": {**_CANDIDATE, "b": [_SATURATE, -_SATURATE, 0.0, _SATURATE]},
     # as remember, but o shut: the cell keeps its content and shows none of it, h' ~ 0
-    "hide": {"w": [0.0, 0.0, 2.0, 0.0], "u": [0.0, 0.0, 0.0, 0.0],
-             "b": [-_SATURATE, _SATURATE, 0.0, -_SATURATE]},
+    "hide": {**_CANDIDATE, "b": [-_SATURATE, _SATURATE, 0.0, -_SATURATE]},
     # f open, i open: c' ~ c_prev + g, a running sum
-    "accumulate": {"w": [0.0, 0.0, 2.0, 0.0], "u": [0.0, 0.0, 0.0, 0.0],
-                   "b": [_SATURATE, _SATURATE, 0.0, _SATURATE]},
+    "accumulate": {**_CANDIDATE, "b": [_SATURATE, _SATURATE, 0.0, _SATURATE]},
 }
 
 # GRU presets in PyTorch's convention (h' = (1 - z) n + z h); the textbook convention
@@ -208,6 +207,12 @@ def gradient_norms(rho, theta, T, amplitude):
 class _Explorer(anywidget.AnyWidget):
     _esm = t.Unicode(esm_source()).tag(sync=True)
     _css = t.Unicode((JS_DIR / "explorer.css").read_text(encoding="utf-8")).tag(sync=True)
+    title = "explorer"
+
+    def __repr__(self):
+        # The plain-text output Jupyter shows until the widget is drawn (e.g. in a
+        # notebook not yet run or not trusted).
+        return f"{self.title}: run this cell in Jupyter to use it"
 
 
 class _GateExplorer(_Explorer):
@@ -254,7 +259,8 @@ class LSTMExplorer(_GateExplorer):
     """Explorer of one LSTM unit: sliders for x, h_prev, c_prev and each gate's w, u, b.
 
     Live bars show f, i, g, o, the new cell state c and the new hidden state h.
-    Presets: ``"remember"``, ``"forget"``, ``"overwrite"``, ``"hide"``, ``"accumulate"``.
+    Presets: ``"remember"``, ``"forget"``, ``"overwrite"``, ``"hide"``, ``"accumulate"``;
+    in each the candidate is ``g = tanh(2 x + h_prev)``.
 
     >>> ex = LSTMExplorer(preset="hide", c_prev=1.0)
     >>> v = ex.values()
@@ -263,6 +269,7 @@ class LSTMExplorer(_GateExplorer):
     """
 
     num_gates = 4
+    title = "LSTM gate explorer (one unit)"
     _kind = t.Unicode("lstm").tag(sync=True)
     c_prev = t.Float(1.0, help="the previous cell state c_{t-1}").tag(sync=True)
 
@@ -289,6 +296,7 @@ class GRUExplorer(_GateExplorer):
     """
 
     num_gates = 3
+    title = "GRU gate explorer (one unit)"
     _kind = t.Unicode("gru").tag(sync=True)
     variant = t.Unicode("pytorch", help='"pytorch" or "textbook"').tag(sync=True)
 
@@ -324,6 +332,7 @@ class VanishingExplorer(_Explorer):
     True
     """
 
+    title = "Vanishing-gradient explorer (two-unit tanh RNN)"
     _kind = t.Unicode("vanishing").tag(sync=True)
     rho = t.Float(0.9, help="spectral radius of the recurrent matrix").tag(sync=True)
     T = t.Int(40, help="sequence length").tag(sync=True)

@@ -9,7 +9,8 @@
 - The widgets' front ends come from rnnlib as it is now: in each page's stored widget
   state, the code and styles of the gate explorers and knowledge checks (``_esm``,
   ``_css``) are replaced by those of ``rnnlib/widgets_js``, so a fix to a front end reaches
-  the site without re-executing the chapters.
+  the site without re-executing the chapters. The explorers' preset tables are refreshed
+  the same way, with the stored preset re-applied.
 - Pages whose stored widgets are all rnnlib's anywidgets or tqdm's progress bars load
   ``site/assets/course-widgets.js`` (a few kB) instead of the Jupyter widget manager
   (3.6 MB); other pages keep the manager. MathJax is loaded only on pages with maths
@@ -78,6 +79,23 @@ def _front_ends() -> dict[str, dict[str, str]]:
     }
 
 
+def _refresh_presets(state: dict) -> None:
+    """The explorer's presets as rnnlib defines them now, and the preset it shows applied."""
+    from rnnlib import widgets
+
+    make = {"lstm": widgets.LSTMExplorer, "gru": widgets.GRUExplorer}.get(state.get("_kind"))
+    if make is None:
+        return
+    kwargs = {"variant": state["variant"]} if "variant" in state else {}
+    current = make(**kwargs)
+    state["presets"] = current.presets
+    if state.get("preset") in current._table():
+        current.preset = state["preset"]
+        state.update(w=list(current.w), u=list(current.u), b=list(current.b))
+    else:                                   # a preset rnnlib no longer has: custom parameters
+        state["preset"] = ""
+
+
 def _widget_kind(model: dict) -> str | None:
     if model.get("model_module") != "anywidget":
         return None
@@ -118,6 +136,8 @@ def widgets_on_page(app, pagename, templatename, context, doctree):
             kind = _widget_kind(model)
             if kind is not None:
                 model["state"].update(_front_ends()[kind])
+            if kind == "explorer":
+                _refresh_presets(model["state"])
         attributes["body"] = sanitize_script_content(json.dumps(widget_state))
     if models is None:
         return

@@ -245,6 +245,9 @@ def test_gate_explorer_is_live_without_a_kernel(browser, server, page, title, pr
         _move_slider(explorer.locator("input[type=range]").first, -1.7)
         after_slider = _readout(explorer)
         assert after_slider != after_preset, "moving x changed nothing"
+        # So does the previous hidden state: the presets' candidate reads it.
+        _move_slider(explorer.locator("input[type=range]").nth(1), -0.9)
+        assert _readout(explorer) != after_slider, "moving the previous state changed nothing"
         explorer.screenshot(path=str(SHOTS / f"{page.split('/')[-1]}_explorer.png"))
         assert visit.errors == [], f"console errors: {visit.errors}"
     finally:

@@ -208,9 +208,9 @@ GRID = [(x, hp, cp) for x in np.linspace(-2, 2, 9) for hp in np.linspace(-1, 1, 
 @pytest.mark.parametrize("name, expected", [
     ("remember", lambda x, hp, cp, v: (v["c"], cp)),
     ("forget", lambda x, hp, cp, v: (v["c"], 0.0)),
-    ("overwrite", lambda x, hp, cp, v: (v["c"], math.tanh(2 * x))),
+    ("overwrite", lambda x, hp, cp, v: (v["c"], math.tanh(2 * x + hp))),
     ("hide", lambda x, hp, cp, v: ((v["c"], v["h"]), (cp, 0.0))),
-    ("accumulate", lambda x, hp, cp, v: (v["c"], cp + math.tanh(2 * x))),
+    ("accumulate", lambda x, hp, cp, v: (v["c"], cp + math.tanh(2 * x + hp))),
 ])
 def test_lstm_presets_do_what_their_names_say(name, expected):
     ex = LSTMExplorer(preset=name)
@@ -234,6 +234,26 @@ def test_gru_presets_do_what_their_names_say_in_both_conventions(name, expected,
         ex.x, ex.h_prev = x, hp
         v = ex.values()
         assert abs(v["h"] - expected(x, hp, v)) < 2e-3, (name, variant, x, hp, v)
+
+
+def test_lstm_presets_let_the_previous_state_reach_the_candidate():
+    # with u = 0 everywhere the h_prev slider would change nothing at all
+    for name in LSTM_PRESETS:
+        ex = LSTMExplorer(preset=name, x=0.0, h_prev=-0.8)
+        g_low = ex.values()["g"]
+        ex.h_prev = 0.8
+        assert ex.values()["g"] - g_low > 0.5, name
+
+
+def test_widgets_have_a_readable_plain_text_fallback():
+    from rnnlib.quiz import chapter_quiz
+
+    for widget, start in [(LSTMExplorer(), "LSTM gate explorer"), (GRUExplorer(), "GRU gate explorer"),
+                          (VanishingExplorer(), "Vanishing-gradient explorer"),
+                          (chapter_quiz("ch01"), "Knowledge check")]:
+        bundle = widget._repr_mimebundle_()
+        text = (bundle[0] if isinstance(bundle, tuple) else bundle)["text/plain"]
+        assert text.startswith(start) and "run this cell" in text and "object at 0x" not in text
 
 
 def test_presets_are_not_all_the_same():
@@ -344,7 +364,9 @@ const nodes = [...el.walk()];
 const ranges = nodes.filter((n) => n.tag === "input");
 const buttons = nodes.filter((n) => n.tag === "button");
 const texts = nodes.filter((n) => n.children.every((c) => !(c instanceof Node))).map((n) => n.textContent).filter((t) => t);
-const log = { ranges: ranges.length, buttons: buttons.map((b) => b.textContent), before: { ...state } };
+const log = { ranges: ranges.length, buttons: buttons.map((b) => b.textContent), before: { ...state },
+  names: ranges.map((r) => r.attrs["aria-label"]), valueTexts: ranges.map((r) => r.attrs["aria-valuetext"]),
+  root: el.children[0].attrs, live: nodes.filter((n) => n.attrs["aria-live"] === "polite").length };
 if (buttons.length) {
   // move the last parameter slider: the preset is cleared
   const last = ranges[ranges.length - 1];
@@ -352,6 +374,7 @@ if (buttons.length) {
   log.afterSlider = { preset: state.preset, b: state.b };
   buttons[1].fire("click");
   log.afterPreset = { preset: state.preset, w: state.w, u: state.u, b: state.b };
+  log.pressed = buttons.map((b) => b.attrs["aria-pressed"]);
 } else {
   ranges[0].value = "1.2"; ranges[0].fire("input");
   log.afterSlider = { rho: state.rho };
@@ -375,6 +398,16 @@ def test_view_renders_and_reacts_to_sliders_and_presets(make, tmp_path):
     assert proc.returncode == 0, proc.stderr
     log = json.loads(proc.stdout)
     assert log["saves"] >= 1 and log["handlersLeft"] == 0
+    # accessibility: every slider says what it sets, the summary line is a polite live
+    # region, and the explorer keeps its keys from JupyterLab's shortcuts
+    assert all(name and len(name) > 3 for name in log["names"]), log["names"]
+    assert len(set(log["names"])) == len(log["names"]), log["names"]
+    assert log["root"].get("data-lm-suppress-shortcuts") == "true"
+    assert log["live"] >= 1
+    # one number format: a true minus sign, never "-" or "−0.000"
+    shown = " ".join(log["texts"] + log["valueTexts"])
+    assert "-" not in shown.replace("Vanishing-gradient", "").replace("two-unit", ""), shown
+    assert "\u22120.000" not in shown and "\u22120.00 " not in shown
     if make is VanishingExplorer:
         assert log["ranges"] == 3 and log["afterSlider"]["rho"] == 1.2
         assert any(t.startswith("gradient norm after 40 steps back") for t in log["texts"])
@@ -387,6 +420,10 @@ def test_view_renders_and_reacts_to_sliders_and_presets(make, tmp_path):
     assert log["afterSlider"]["preset"] == "" and log["afterSlider"]["b"][-1] == 1.5
     p = (LSTM_PRESETS if make is LSTMExplorer else GRU_PRESETS)[names[1]]
     assert log["afterPreset"] == {"preset": names[1], "w": p["w"], "u": p["u"], "b": p["b"]}
+    assert log["pressed"] == ["true" if n == names[1] else "false" for n in names]
+    if make is LSTMExplorer:
+        assert "forget gate f: recurrent weight u" in log["names"]
+        assert "previous hidden state h\u208b" in log["names"]
     # the equation line shows the new state computed by the view
     v = ex.values()
     assert any(f"= {v['h']:.3f}" in t for t in log["texts"]), (log["texts"], v)

@@ -78,6 +78,10 @@ function render({ model, el }) {
 
   const root = document.createElement("div");
   root.className = "rnn-quiz";
+  // Keys stay with the quiz: JupyterLab's command shortcuts (arrow keys move between
+  // cells in command mode) are suppressed inside it.
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
+  root.addEventListener("keydown", (event) => event.stopPropagation());
   const score = document.createElement("p");
   score.className = "rnn-quiz-score";
 
