@@ -620,7 +620,7 @@ def test_prefix_beam_search_mistakes_keep_little_partial_credit(tmp_path, mistak
     result = grade_notebook(_write(tmp_path, "pbs.ipynb", nb), seed=1)
     q = {q["name"]: q for q in result["questions"]}["prefix_beam_search"]
     assert q["points"] <= at_most * q["max"], (mistake, q)
-    assert q["cases"] == 12
+    assert q["cases"] == 16
 
 
 # ----------------------------------------------------------------------------- hints

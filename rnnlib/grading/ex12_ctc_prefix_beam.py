@@ -114,16 +114,20 @@ def _prefix_cases(rng, full):
     for label, T, C, K, blank in edge:
         lp = _log_probs(rng, T, C, 1.0, 0.0, blank)
         cases.append(Case(label, (lp, K, blank), secret=ref_prefix(lp, K, blank)))
-    hard = [("T=6, C=3, beam 4", 6, 3, 4, 0, "not greedy"),
-            ("T=8, C=4, beam 3", 8, 4, 3, 0, "not greedy"),
+    hard = [("T=14, C=3, beam 4", 14, 3, 4, 0, "not greedy"),
+            ("T=16, C=4, beam 3", 16, 4, 3, 0, "not greedy"),
             ("T=10, C=4, beam 5, blank = 3", 10, 4, 5, 3, "not greedy"),
             ("T=7, C=3, beam 50 (no pruning: exact)", 7, 3, 50, 0, "not greedy"),
             ("T=12, C=5, beam 8", 12, 5, 8, 0, "not greedy"),
-            ("T=9, C=3, beam 6", 9, 3, 6, 0, "not greedy"),
-            ("T=8, C=2 (one label: repeats), beam 3", 8, 2, 3, 0, "repeat"),
-            ("T=10, C=3, repeated labels, beam 4", 10, 3, 4, 0, "repeat"),
+            ("T=18, C=3, beam 6", 18, 3, 6, 0, "not greedy"),
+            ("T=16, C=2 (one label: repeats), beam 3", 16, 2, 3, 0, "repeat"),
+            ("T=18, C=3, repeated labels, beam 4", 18, 3, 4, 0, "repeat"),
             ("T=12, C=3, repeated labels, beam 6, blank = 2", 12, 3, 6, 2, "repeat"),
-            ("T=9, C=4, repeated labels, beam 5", 9, 4, 5, 0, "repeat")]
+            ("T=16, C=4, repeated labels, beam 5", 16, 4, 5, 0, "repeat"),
+            ("T=12, C=4, beam 4", 12, 4, 4, 0, "not greedy"),
+            ("T=15, C=3, beam 5, blank = 1", 15, 3, 5, 1, "not greedy"),
+            ("T=14, C=2 (one label: repeats), beam 4", 14, 2, 4, 0, "repeat"),
+            ("T=14, C=3, repeated labels, beam 3", 14, 3, 3, 0, "repeat")]
     if not full:
         return cases[:1] + [_hard_case(rng, *hard[0]), _hard_case(rng, *hard[6])]
     return cases + [_hard_case(rng, *spec) for spec in hard]
