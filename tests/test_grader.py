@@ -696,3 +696,25 @@ def test_training_time_limit_is_reported_with_the_limit_applied(tmp_path, monkey
     result = grade_notebook(_write(tmp_path, "slow.ipynb", nb), seed=1)
     said = " ".join(result["questions"][0]["messages"])
     assert "train_model did not finish within 1.5 s" in said and result["score"] == 0, said
+
+
+def test_prefix_beam_search_partial_credit_over_seeds():
+    """Median share of prefix_beam_search's points that each mistake keeps, over 12 seeds
+    of the grader's cases (scored as the grader scores them, without the processes)."""
+    from rnnlib.grading import ex12_ctc_prefix_beam as ex12
+    source = next("".join(c["source"]) for c in _nb(EXERCISES_DIR / "source" / "12_ctc_prefix_beam.ipynb")["cells"]
+                  if "def prefix_beam_search" in "".join(c["source"]))
+    bounds = {"returns the greedy labelling": 0.2, "extends repeats from the total": 0.4,
+              "drops the stay term": 0.5}
+    question = load_exercise("12_ctc_prefix_beam").question("prefix_beam_search")
+    for mistake, bound in bounds.items():
+        code = source
+        for old, new in _PREFIX_MISTAKES[mistake][0]:
+            code = code.replace(old, new)
+        ns = {"np": np, "collapse": ex12.ref_collapse}
+        exec(code, ns)
+        shares = []
+        for seed in range(12):
+            cases = question.cases(np.random.default_rng([seed, 2]), True)
+            shares.append(np.mean([question.score(ns["prefix_beam_search"](*c.args), c)[0] for c in cases]))
+        assert np.median(shares) <= bound, (mistake, np.median(shares), min(shares), max(shares))
