@@ -108,3 +108,40 @@ def test_step_sizes_depend_on_the_input_only_when_selective():
     u, _ = model.ins[0](model.norms[0](model.embed(tokens))).chunk(2, dim=-1)
     expected = torch.nn.functional.softplus(model.ssms[0].to_delta(u))
     assert torch.allclose(model.step_sizes(tokens)[0], expected)
+
+
+# ----------------------------------------------------------------------------- chapter 13's study
+
+def _selective_copy_study():
+    import json
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from studies import selective_copy
+    return selective_copy, json.loads(selective_copy.RESULTS.read_text())
+
+
+def test_stored_selective_copy_summary_follows_from_its_runs():
+    study, stored = _selective_copy_study()
+    assert len(stored["runs"]) == len(study.MODELS) * len(study.LRS) * len(study.SEEDS)
+    assert stored["summary"] == study.summarise(stored["runs"])
+
+
+def test_stored_selective_copy_study_shows_selection():
+    _, stored = _selective_copy_study()
+    summary = stored["summary"]
+    counts = [s["parameters"] for s in summary.values()]
+    assert max(counts) < 1.02 * min(counts)  # equal sizes
+    for sel, lti in zip(summary["selective"]["test"], summary["time-invariant"]["test"]):
+        assert sel > lti + 0.2 and lti < 0.5  # on every seed
+
+
+def test_a_slice_of_the_selective_copy_study_reproduces_its_curve():
+    # the first 100 steps of the stored seed-0 selective run, re-trained here
+    study, stored = _selective_copy_study()
+    lr = stored["summary"]["selective"]["lr"]
+    (run,) = [r for r in stored["runs"] if r["model"] == "selective" and r["lr"] == lr and r["seed"] == 0]
+    torch.set_num_threads(1)
+    _, curve = study.train("selective", lr, seed=0, steps=100)
+    assert np.allclose(curve, run["curve"][:2], atol=0.05), (curve, run["curve"][:2])
