@@ -22,8 +22,9 @@ Run it from the repository root (single-threaded, deterministic given the seeds)
     python studies/selective_copy.py          # -> studies/results/selective_copy.json (+ .pt)
     python studies/selective_copy.py --quick  # a small slice, written to a temporary file
 
-The full study takes about 15 minutes on an unloaded 2-core machine (two processes; the
-time of the last full run is stored in the results file).
+The stored full run took 33 minutes with two processes on a 2-core machine shared with
+other heavy jobs (load average above 10); the results file records the time of the last
+full run. ``--quick`` takes under a minute.
 """
 
 from __future__ import annotations
