@@ -10,45 +10,61 @@
      torch's forward + backward through ``log_softmax`` (rnnlib's gradient is with
      respect to the logits too). Target: ``ctc_loss_and_grad`` within 1.3x.
 2. How the time grows with T (T = 100, 200, 400, 800; N=16, C=30, S=20, float32):
-   milliseconds, and milliseconds per frame relative to T=100 (1.00 = linear).
+   CPU milliseconds, and per frame relative to T=100 (1.00 = linear).
 3. ``prefix_beam_search`` against pyctcdecode's decoder without a language model on the
    16 sequences of the first size: time ratio and whether the labellings agree. Skipped
    with a message when pyctcdecode is not installed.
 
 Every measurement times the competitors in turns (rnnlib, torch, rnnlib, torch, ...), so
-both see the same background load, and prints the median and the best of ``--repeat``
-runs. The ratio is rnnlib time / torch time (below 1: rnnlib is faster); on a machine
-shared with other work the median ratio is the noisier of the two. Run from the
+both see the same background load, and prints rnnlib / torch as the median and the best
+wall time of ``--repeat`` runs and the median process CPU time (below 1: rnnlib is
+faster). On a machine shared with other work wall times wait for a core; the CPU ratio
+is the steadier one. Run from the
 repository root with rnnlib importable (installed, or ``PYTHONPATH=.``).
 """
 
 import argparse
 import importlib.metadata
+import os
 import statistics
 import string
+import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+# NumPy's BLAS gets as many threads as torch (--threads, default 1). OpenBLAS reads these
+# variables when numpy is first imported, so they are set before the import below.
+_THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = _THREADS
 
-from rnnlib.ctc import ctc_grad, ctc_loss, ctc_loss_and_grad, prefix_beam_search
+import numpy as np  # noqa: E402 (after the thread settings)
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from rnnlib.ctc import ctc_grad, ctc_loss, ctc_loss_and_grad, prefix_beam_search  # noqa: E402
 
 SIZES = [(100, 16, 30, 20), (500, 32, 30, 50)]  # (T, N, C, S)
 SCALING_T = (100, 200, 400, 800)
 
 
 def interleaved_times(functions, repeat):
-    """(median, best) seconds of each function, timed in turns so all see the same load."""
-    times = [[] for _ in functions]
+    """Seconds of each function, timed in turns so all see the same load.
+
+    Returns one tuple per function: (median wall, best wall, median CPU). CPU time is the
+    process's (all threads); it leaves out the time spent waiting for a core, so on a
+    loaded machine its ratio is the steadier one.
+    """
+    wall = [[] for _ in functions]
+    cpu = [[] for _ in functions]
     for fn in functions:
         fn()  # warm up
     for _ in range(repeat):
-        for fn, t in zip(functions, times):
-            start = time.perf_counter()
+        for fn, w, c in zip(functions, wall, cpu):
+            w0, c0 = time.perf_counter(), time.process_time()
             fn()
-            t.append(time.perf_counter() - start)
-    return [(statistics.median(t), min(t)) for t in times]
+            w.append(time.perf_counter() - w0)
+            c.append(time.process_time() - c0)
+    return [(statistics.median(w), min(w), statistics.median(c)) for w, c in zip(wall, cpu)]
 
 
 def make_inputs(T, N, C, S, seed=0):
@@ -96,14 +112,15 @@ def contenders(T, N, C, S, dtype):
 
 
 def ratio_line(name, ours, theirs, peer):
-    (m_ours, b_ours), (m_theirs, b_theirs) = ours, theirs
-    return (f"    {name:20s} median {m_ours * 1e3:8.2f} ms vs {m_theirs * 1e3:8.2f} ms  "
-            f"ratio {m_ours / m_theirs:5.2f}x   best {b_ours * 1e3:8.2f} ms vs "
-            f"{b_theirs * 1e3:8.2f} ms  ratio {b_ours / b_theirs:5.2f}x   ({peer})")
+    (m_ours, b_ours, c_ours), (m_theirs, b_theirs, c_theirs) = ours, theirs
+    return (f"    {name:20s} median {m_ours * 1e3:7.2f} / {m_theirs * 1e3:7.2f} ms "
+            f"= {m_ours / m_theirs:4.2f}x   best {b_ours * 1e3:7.2f} / {b_theirs * 1e3:7.2f} ms "
+            f"= {b_ours / b_theirs:4.2f}x   median CPU {c_ours / c_theirs:4.2f}x   ({peer})")
 
 
 def bench_loss(repeat):
-    print(f"CTC loss and gradient against torch (torch threads={torch.get_num_threads()}; "
+    print(f"CTC loss and gradient against torch (torch threads={torch.get_num_threads()}, "
+          f"NumPy BLAS threads={os.environ['OPENBLAS_NUM_THREADS']}; "
           f"median and best of {repeat} interleaved runs)")
     for T, N, C, S in SIZES:
         print(f"  T={T} N={N} C={C} S={S}")
@@ -124,11 +141,11 @@ def bench_loss(repeat):
 def bench_scaling(repeat):
     N, C, S = 16, 30, 20
     print(f"Growth with T (N={N} C={C} S={S}, float32, ctc_loss_and_grad and torch "
-          f"forward+backward, median of {repeat}):")
+          f"forward+backward, median process CPU time of {repeat}):")
     rows = []
     for T in SCALING_T:
         fns = contenders(T, N, C, S, np.float32)
-        (ours, _), (theirs, _) = interleaved_times(
+        (_, _, ours), (_, _, theirs) = interleaved_times(
             [fns["ctc_loss_and_grad"], fns["torch forward+backward"]], repeat)
         rows.append((T, ours, theirs))
     _, ours_0, theirs_0 = rows[0]
@@ -173,10 +190,10 @@ def bench_decoder(repeat, beam_width):
         return lambda: [decoder.decode(lp, beam_width=beam_width, **kwargs) for lp in sequences]
 
     peers = [peer(kwargs) for kwargs in settings.values()]
-    (t_ours, _), *t_peers = interleaved_times([ours] + peers, repeat)
+    (t_ours, _, _), *t_peers = interleaved_times([ours] + peers, repeat)
     ours_out = ours()
     print(f"  rnnlib prefix_beam_search: {t_ours * 1e3:8.1f} ms")
-    for name, fn, (t_theirs, _) in zip(settings, peers, t_peers):
+    for name, fn, (t_theirs, _, _) in zip(settings, peers, t_peers):
         theirs_out = [[labels.index(ch) for ch in text] for text in fn()]
         same = sum(o == p for o, p in zip(ours_out, theirs_out))
         # where they differ: which labelling is more probable under p(l | x)?
@@ -192,7 +209,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=20, help="timed runs per measurement")
     parser.add_argument("--beam-width", type=int, default=16, help="beam width of both decoders")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (NumPy here runs on one)")
+                        help="torch intra-op threads and NumPy's BLAS threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     bench_loss(args.repeat)
