@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlib.spoken_digits import (BOS, EOS, PAD, WORDS, Vocab, accuracy_by_length, make_batch,
+from rnnlib.spoken_digits import (BOS, EOS, PAD, WORDS, Vocab, accuracy_by_length, edit_distance,
+                                  make_batch,
                                   read_aloud, sample_pairs, source_vocab, target_vocab)
 
 
@@ -106,3 +107,30 @@ def test_accuracy_by_length_counts_exact_matches_per_length():
     assert by_length.tolist()[:6] == [1.0, 1.0, 0.0, 1.0, 1.0, 1.0]
     assert np.isnan(by_length[6:]).all()  # no 7- or 8-digit numbers were drawn
     assert overall == pytest.approx(1 - three)
+
+
+def test_edit_distance_against_brute_force():
+    # Levenshtein distance equals the shortest path found by breadth-first search over
+    # single insertions, deletions and substitutions, on short strings over two symbols.
+    def neighbours(s):
+        for i in range(len(s) + 1):
+            for c in "01":
+                yield s[:i] + c + s[i:]
+        for i in range(len(s)):
+            yield s[:i] + s[i + 1:]
+            for c in "01":
+                yield s[:i] + c + s[i + 1:]
+
+    def bfs(a, b):
+        frontier, seen, d = {a}, {a}, 0
+        while b not in frontier:
+            frontier = {n for s in frontier for n in neighbours(s) if len(n) <= 5} - seen
+            seen |= frontier
+            d += 1
+        return d
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        a, b = ("".join(rng.choice(list("01"), size=rng.integers(0, 5))) for _ in range(2))
+        assert edit_distance(a, b) == bfs(a, b) == edit_distance(b, a), (a, b)
+    assert edit_distance([5, 5, 0], [5, 0]) == 1
