@@ -18,6 +18,8 @@
 - The theme reads the colour mode from localStorage and, for a first-time reader who has
   none stored, logs a console error before falling back to "auto". Pages start in "auto".
 - The theme's Font Awesome script (1.5 MB) is dropped: its stylesheet draws the same icons.
+- Two pieces of generated markup that fail accessibility checks are corrected (see
+  ``_MARKUP_FIXES``).
 """
 
 from __future__ import annotations
@@ -52,12 +54,25 @@ _MODE_AUTO = 'localStorage.getItem("mode") || "auto"'
 _FONTAWESOME_JS = re.compile(r'<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\s*')
 
 
+# Accessibility of the generated markup (found by axe-core in tests/test_site.py):
+# - myst-nb's "Show code cell source" toggles are named "Toggle hidden content", which
+#   hides their visible text from speech input: they keep their visible text as name;
+# - docutils marks the bibliography role="list" although its entries are
+#   role="doc-biblioentry", not list items.
+_MARKUP_FIXES = [
+    ('<summary aria-label="Toggle hidden content">', "<summary>"),
+    ('<div role="list" class="citation-list">', '<div class="citation-list">'),
+]
+
+
 def postprocess_pages(app, exception):
     if exception is not None or app.builder.format != "html":
         return
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         new = _FONTAWESOME_JS.sub("", text.replace(_MODE_UNSET, _MODE_AUTO))
+        for old, fixed in _MARKUP_FIXES:
+            new = new.replace(old, fixed)
         if new != text:
             page.write_text(new, encoding="utf-8")
 

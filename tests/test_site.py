@@ -21,6 +21,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ.get("RNN_COURSE_SITE", ROOT / "_build" / "html"))
 SHOTS = ROOT / "_build" / "screenshots"
+# axe-core, pinned in site/package.json and installed by site/vendor.py; the tests inject it.
+AXE = ROOT / "site" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = Path(os.environ.get("RNN_COURSE_CHROMIUM", "/usr/bin/chromium"))
 # Flags for a closed network: no background services that phone home.
 CHROMIUM_ARGS = [
@@ -137,6 +139,25 @@ _MEASURE_JS = """
 }
 """
 
+_AXE_JS = """
+async () => {
+  const found = await axe.run({include: [[".bd-article"]]}, {resultTypes: ["violations"]});
+  return found.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => n.target.join(" ") + " :: " + n.html.slice(0, 120)),
+  }));
+}
+"""
+
+
+def _axe(page) -> list[dict]:
+    """axe-core's violations in the page's own content (the article, not the theme's frame)."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core not found at {AXE}: run `.venv/bin/python site/vendor.py`")
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(_AXE_JS)
+
+
 _SURVEYS: dict[str, dict] = {}
 
 
@@ -146,7 +167,8 @@ def survey(browser, server, page: str) -> dict:
     Keys: title, errors (console), foreign (requests to other hosts), bytes (every
     resource, uncompressed), resources ([url, bytes]), loadAt and firstWidgetAt (ms after
     navigation start), maths (number of formulas), images (src, alt, natural and shown width), equations (boxes of each
-    display equation, its rendered content and its number).
+    display equation, its rendered content and its number), axe (axe-core's violations in
+    the article).
     """
     if page not in _SURVEYS:
         visit = Visit(browser, f"{server}/{page}.html", init_script=_WIDGET_CLOCK_JS)
@@ -159,6 +181,7 @@ def survey(browser, server, page: str) -> dict:
                 visit.page.wait_for_selector("main div.math mjx-container")
                 visit.page.evaluate("() => window.MathJax.startup.promise")
             result = visit.page.evaluate(_MEASURE_JS)
+            result["axe"] = _axe(visit.page)
             result.update(title=visit.page.title(), errors=list(visit.errors),
                           foreign=visit.foreign_requests())
             SHOTS.mkdir(parents=True, exist_ok=True)
@@ -175,6 +198,14 @@ def test_page_loads_cleanly_and_locally(browser, server, page):
     assert found["title"], f"{page} has no title"
     assert found["errors"] == [], f"console errors on {page}: {found['errors']}"
     assert found["foreign"] == [], f"{page} loads from other hosts"
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_no_serious_accessibility_violation(browser, server, page):
+    """axe-core finds no serious or critical violation in the page's content."""
+    found = [v for v in survey(browser, server, page)["axe"] if v["impact"] in ("serious", "critical")]
+    assert found == [], "\n".join(
+        f"{v['impact']} {v['id']} ({v['help']}): {v['nodes'][:4]}" for v in found)
 
 
 MAX_PAGE_BYTES = 4_000_000
