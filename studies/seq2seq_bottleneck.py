@@ -18,8 +18,8 @@ Run it from the repository root (single-threaded, deterministic given the seed):
     python studies/seq2seq_bottleneck.py           # -> studies/results/seq2seq_bottleneck.json
     python studies/seq2seq_bottleneck.py --quick   # one short run that writes nothing (tests)
 
-The full study takes a few minutes on one core of an unloaded 2-core machine (the time of
-the last full run is stored in the results file).
+The last full run took 20 minutes on a heavily shared 2-core machine (its time is stored
+in the results file).
 """
 
 from __future__ import annotations
