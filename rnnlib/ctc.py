@@ -308,7 +308,7 @@ def ctc_alpha(log_probs, target, blank=0):
     log_probs, target, lengths, target_lengths = _one_sequence(log_probs, target, blank)
     log_y, log_skip = _lattice(log_probs, target, blank)
     alpha = _log_alpha(log_y, log_skip, 1)
-    return _blocks(alpha, 1)[:, 0, 2:]
+    return np.ascontiguousarray(_blocks(alpha, 1)[:, 0, 2:])
 
 
 def ctc_beta(log_probs, target, blank=0):
@@ -325,7 +325,7 @@ def ctc_beta(log_probs, target, blank=0):
     log_y, log_skip = _lattice(log_probs, target, blank)
     _, beta_hat = _log_alpha_beta(log_y, log_skip, 1, lengths, target_lengths)
     # Graves's beta includes y_t(l'_s)
-    return _blocks(beta_hat + log_y, 1)[:, 0, 2:]
+    return np.ascontiguousarray(_blocks(beta_hat + log_y, 1)[:, 0, 2:])
 
 
 def _one_sequence(log_probs, target, blank):
