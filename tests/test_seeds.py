@@ -26,7 +26,17 @@ RANDOM_DRAW = re.compile(r"default_rng|manual_seed|np\.random\.|torch\.rand|rng\
 # A generator seeded with a literal instead of from `seed`.
 LITERAL_SEED = re.compile(r"(?:default_rng|manual_seed|np\.random\.seed)\(\s*\d+\s*\)"
                           r"|\bseed\s*=\s*\d+")
-PARAMETERS_SOURCE = re.compile(r"^(#[^\n]*\n)?seed = 0\s*$")
+PARAMETERS_SOURCE = re.compile(r"^(#[^\n]*\n)?seed = 0[ \t]*(#[^\n]*)?\s*$")
+
+
+def literal_seed(source: str):
+    """The first generator seeded with a literal, outside a function's default arguments."""
+    for line in source.splitlines():
+        if not line.lstrip().startswith("def "):
+            found = LITERAL_SEED.search(line)
+            if found:
+                return found
+    return None
 
 
 def code_cells(nb):
@@ -47,7 +57,10 @@ def test_the_seed_checks_recognise_literal_seeds():
     assert LITERAL_SEED.search("model = fit(data, seed=4)")
     assert not LITERAL_SEED.search("rng = np.random.default_rng(seed + 3)")
     assert not LITERAL_SEED.search("torch.manual_seed(seed)")
+    assert literal_seed("x = 1\nmodel = fit(data, seed=4)").group(0) == "seed=4"
+    assert literal_seed("def fit(data, seed=0):\n    return data") is None
     assert PARAMETERS_SOURCE.match("seed = 0")
+    assert PARAMETERS_SOURCE.match("seed = 0  # every draw derives from it")
     assert PARAMETERS_SOURCE.match("# Change to rerun every experiment at another seed.\nseed = 0\n")
     assert not PARAMETERS_SOURCE.match("seed = 0\nlr = 0.1")
 
@@ -80,7 +93,7 @@ def test_every_generator_derives_from_the_parameters_cell(path):
         if i < index:
             assert not RANDOM_DRAW.search(cell.source), (
                 f"{path.name} cell {i} draws random numbers before the parameters cell")
-        literal = LITERAL_SEED.search(cell.source) if i != index else None
+        literal = literal_seed(cell.source) if i != index else None
         assert literal is None, (
             f"{path.name} cell {i} seeds a generator with a literal ({literal.group(0)!r}): "
             "derive it from `seed`")
