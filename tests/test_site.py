@@ -125,7 +125,7 @@ _MEASURE_JS = """
     loadAt: nav.loadEventStart,
     firstWidgetAt: window.__firstWidgetAt ?? null,
     maths: document.querySelectorAll("main .math").length,
-    images: Array.from(document.querySelectorAll("main img")).map((img) => ({
+    images: Array.from(document.querySelectorAll(".bd-article img")).map((img) => ({
       src: img.getAttribute("src"), alt: img.getAttribute("alt"),
       naturalWidth: img.naturalWidth, width: img.getBoundingClientRect().width,
     })),
@@ -185,7 +185,7 @@ def survey(browser, server, page: str) -> dict:
             result.update(title=visit.page.title(), errors=list(visit.errors),
                           foreign=visit.foreign_requests())
             SHOTS.mkdir(parents=True, exist_ok=True)
-            visit.page.screenshot(path=str(SHOTS / f"{page.replace('/', '__')}.png"), full_page=True)
+            visit.page.screenshot(path=str(SHOTS / f"{page.replace('/', '__')}.png"))
         finally:
             visit.close()
         _SURVEYS[page] = result
