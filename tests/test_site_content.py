@@ -1,0 +1,68 @@
+"""The chapters' own content as the built site shows it: figures and display equations.
+
+These tests check what the chapter notebooks produce, not the site's machinery
+(``tests/test_site.py``), and share its browser, server and per-page survey:
+
+- every figure has a short description as its alt text (myst-nb writes the image's own
+  file path when a cell has none; give one in the cell's metadata,
+  ``"mystnb": {"image": {"alt": "Line plot of ... against ..."}}``);
+- no display equation is wider than the text column at desktop width, and none runs
+  under its equation number (split long ones with ``aligned``).
+
+They need the built site and chromium, like ``tests/test_site.py``.
+
+The equation test is switched off (``EQUATIONS_FIT``) until three display equations are
+split; remove that mark to switch it on. Built from the tree of 30 Nov 18:36 UTC, at
+1280 px: chapter 2's unlabelled worked step ``h_1 = tanh(a_1) = ...`` (871 px in a 688 px
+column), chapter 6's ``eq-gru-jacobian`` (705 px) and chapter 14's Elman product
+``∂h_t/∂h_k = ∏ ... (Elman), ∂c_t/∂c_{t-1}|direct = diag(f_t)`` (703 px).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from test_site import browser, server, survey, toc_pages  # noqa: F401  (fixtures)
+
+CHAPTERS = [page for page in toc_pages() if page.startswith("chapters/")]
+PATH_LIKE = re.compile(r"(^|/)_images/|\.(png|jpe?g|svg|gif)$|^[\w./-]+$")
+
+
+def _bad_alt(alt: str | None) -> bool:
+    """Empty, a file path, or a single word: not a description of the figure."""
+    alt = (alt or "").strip()
+    return not alt or bool(PATH_LIKE.search(alt)) or len(alt.split()) < 3
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_figures_have_descriptive_alt_text(browser, server, page):  # noqa: F811
+    images = survey(browser, server, page)["images"]
+    bad = [(image["src"], image["alt"]) for image in images if _bad_alt(image["alt"])]
+    assert bad == [], f"{page}: {len(bad)} of {len(images)} figures lack a description: {bad}"
+
+
+def _overflows(eq: dict) -> bool:
+    content, box, number = eq["content"], eq["box"], eq["number"]
+    if content is None:
+        return False
+    wider = content["right"] > box["right"] + 1 or content["left"] < box["left"] - 1
+    under_number = (number is not None and content["right"] > number["left"] + 1
+                    and content["top"] < number["bottom"] and content["bottom"] > number["top"])
+    return wider or under_number
+
+
+EQUATIONS_FIT = pytest.mark.skip(
+    reason="three display equations (chapters 2, 6, 14) are still wider than the column; "
+           "see the module docstring")
+
+
+@EQUATIONS_FIT
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_display_equations_fit_the_text_column(browser, server, page):  # noqa: F811
+    equations = survey(browser, server, page)["equations"]
+    assert all(eq["content"] for eq in equations), f"{page}: an equation was not typeset"
+    wide = [f"{eq['id'] or '(unlabelled)'}: {eq['content']['width']:.0f} px in {eq['box']['width']:.0f} px"
+            f" ({eq['tex'].strip()[:60]!r})" for eq in equations if _overflows(eq)]
+    assert wide == [], f"{page}: display equations wider than the column: {wide}"
