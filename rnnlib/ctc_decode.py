@@ -12,7 +12,7 @@ re-exported by :mod:`rnnlib.ctc`.
 - :func:`prefix_beam_search`: keeps the ``beam_width`` most probable *labellings*
   (prefixes), each with the probability of all paths collapsing to it, split into
   paths ending in a blank (p_b) and in a label (p_nb). Without pruning it is exact.
-  With a language model ``lm`` it maximises p_CTC(l) p_LM(l)^alpha exp(beta |l|)
+  With a language model ``lm`` it maximises ``p_CTC(l) p_LM(l)^alpha exp(beta |l|)``
   (shallow fusion, Hannun et al. 2014): each new label is weighted by
   p_LM(label | prefix)^alpha and earns a bonus of beta nats.
 """
@@ -103,7 +103,7 @@ def prefix_beam_search(log_probs, beam_width, blank=0, lm=None, alpha=1.0, beta=
     """Prefix beam search: the most probable labelling among ``beam_width`` prefixes.
 
     Each prefix l keeps p_b(l) and p_nb(l), the probabilities of the paths so far that
-    collapse to l and end in a blank or in a label. At frame t, with y = y_t:
+    collapse to l and end in a blank or in a label. At frame t, with y = y_t::
 
         p_b'(l)      = y(-) (p_b(l) + p_nb(l))
         p_nb'(l)     = y(l_last) p_nb(l)                          (repeat, collapses)
@@ -112,15 +112,15 @@ def prefix_beam_search(log_probs, beam_width, blank=0, lm=None, alpha=1.0, beta=
     and extensions that equal a kept prefix are added to it. Without a language model
     w = 1; with one, w(k | l) = p_LM(k | l)^alpha, so every path of l carries the factor
     p_LM(l)^alpha (Hannun et al. 2014). The ``beam_width`` prefixes with the largest
-    (p_b + p_nb) exp(beta |l|) survive, and the labelling returned maximises
+    ``(p_b + p_nb) exp(beta |l|)`` survive, and the labelling returned maximises::
 
         (p_b(l) + p_nb(l)) p_LM(end | l)^alpha e^{beta |l|} = p_CTC(l) p_LM(l)^alpha e^{beta |l|}
 
     over the final prefixes. With a beam as wide as the number of labellings nothing is
     pruned and that is the exact maximiser. The length bonus counters the language
     model's pull towards short labellings (every label multiplies by a probability < 1).
-    Hannun et al. write it |W|^beta with |W| the number of *words*; per label, a bonus
-    of beta nats is the usual form (a factor |l|^beta would give the empty prefix score
+    Hannun et al. write it ``|W|^beta`` with ``|W|`` the number of *words*; per label, a bonus
+    of beta nats is the usual form (a factor ``|l|^beta`` would give the empty prefix score
     0, and a beam ranked by it would drop every path that begins with a blank).
 
     Args:
@@ -131,7 +131,7 @@ def prefix_beam_search(log_probs, beam_width, blank=0, lm=None, alpha=1.0, beta=
             given ``prefix`` (a tuple of label ids), whose blank entry is log p(end | prefix);
             e.g. :class:`rnnlib.charlm.CharNGram`.
         alpha: the language model's weight (used only with ``lm``).
-        beta: the length bonus in nats per label (|l| is the number of labels).
+        beta: the length bonus in nats per label (``|l|`` is the number of labels).
 
     Returns a list of label ids.
 
