@@ -10,12 +10,6 @@ These tests check what the chapter notebooks produce, not the site's machinery
   under its equation number (split long ones with ``aligned``).
 
 They need the built site and chromium, like ``tests/test_site.py``.
-
-The equation test is switched off (``EQUATIONS_FIT``) until three display equations are
-split; remove that mark to switch it on. Built from the tree of 30 Nov 18:36 UTC, at
-1280 px: chapter 2's unlabelled worked step ``h_1 = tanh(a_1) = ...`` (871 px in a 688 px
-column), chapter 6's ``eq-gru-jacobian`` (705 px) and chapter 14's Elman product
-``∂h_t/∂h_k = ∏ ... (Elman), ∂c_t/∂c_{t-1}|direct = diag(f_t)`` (703 px).
 """
 
 from __future__ import annotations
@@ -53,12 +47,6 @@ def _overflows(eq: dict) -> bool:
     return wider or under_number
 
 
-EQUATIONS_FIT = pytest.mark.skip(
-    reason="three display equations (chapters 2, 6, 14) are still wider than the column; "
-           "see the module docstring")
-
-
-@EQUATIONS_FIT
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_display_equations_fit_the_text_column(browser, server, page):  # noqa: F811
     equations = survey(browser, server, page)["equations"]
