@@ -16,6 +16,9 @@ The chapter imports the models and training functions from here, runs one seed l
 plots the stored results. Run from the repository root (single-threaded, deterministic)::
 
     python studies/depth_dropout.py               # -> studies/results/depth_dropout.json
+
+The 45 runs take about 6 minutes on one core of a lightly loaded machine; a second run gave
+results identical to the stored ones.
 """
 
 from __future__ import annotations
