@@ -213,14 +213,7 @@ def _opaque_ancestor(path):
 
 def _open_to_others(path):
     """Whether a user without rights of its own may enter ``path`` and read it."""
-    path = Path(path)
-    for p in [*reversed(path.parents), path]:
-        try:
-            if not os.stat(p).st_mode & 0o001:
-                return False
-        except OSError:
-            return False
-    return True
+    return os.path.exists(path) and _opaque_ancestor(path) is None
 
 
 def _under(path, root):
