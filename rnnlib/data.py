@@ -14,6 +14,8 @@ Vocabularies and batches:
 - :class:`Vocab` maps tokens (characters or words) to integer ids and back.
 - :func:`sliding_windows` cuts a series into (input window, future target) pairs.
 - :func:`random_chunks` draws language-model batches from one long id sequence.
+- :func:`interleaved_split` holds out every k-th block of a long sequence, so the
+  held-out part samples the whole text rather than one end of it.
 - :func:`pad_sequences`, :func:`length_mask`, :func:`masked_mean`, :func:`last_valid`
   and :func:`length_buckets` batch sequences of different lengths.
 
@@ -31,7 +33,7 @@ import torch
 
 __all__ = [
     "pydoc_text", "eeg", "membrane_potential", "make_reviews", "Vocab",
-    "sliding_windows", "random_chunks", "pad_sequences", "length_mask", "masked_mean",
+    "sliding_windows", "random_chunks", "interleaved_split", "pad_sequences", "length_mask", "masked_mean",
     "last_valid", "length_buckets",
 ]
 
@@ -307,6 +309,47 @@ def random_chunks(ids, seq_len, batch_size, generator=None):
     offsets = torch.arange(seq_len + 1)
     chunk = ids[starts[:, None] + offsets]          # (B, T + 1)
     return chunk[:, :-1], chunk[:, 1:]
+
+
+def interleaved_split(seq, block=4000, every=10):
+    """Split a long sequence into a training part and a held-out part by interleaved blocks.
+
+    The sequence is cut into consecutive blocks of ``block`` items; every ``every``-th
+    block (the blocks numbered ``every - 1``, ``2 * every - 1``, ... counting from 0) is
+    held out, and the other blocks, joined in order, are the training part. Unlike holding
+    out the last tenth of a text, the held-out part then samples the whole text (for the
+    help pages, their whole range of topics), while no held-out item is seen in training.
+
+    Parameters
+    ----------
+    seq : str, numpy.ndarray or torch.Tensor (N, ...)
+        Split along its first axis.
+    block : int
+        Items per block.
+    every : int
+        One block in ``every`` is held out (about ``1 / every`` of the items).
+
+    Returns
+    -------
+    train, held_out : the same type as ``seq``
+
+    >>> interleaved_split("abcdefghijklmn", block=2, every=3)
+    ('abcdghijmn', 'efkl')
+    >>> train, held_out = interleaved_split(torch.arange(10), block=2, every=2)
+    >>> train.tolist(), held_out.tolist()
+    ([0, 1, 4, 5, 8, 9], [2, 3, 6, 7])
+    """
+    if block < 1 or every < 2:
+        raise ValueError(f"block must be >= 1 and every >= 2, got block={block}, every={every}")
+    starts = range(0, len(seq), block)
+    parts = ([], [])
+    for k, start in enumerate(starts):
+        parts[k % every == every - 1].append(seq[start:start + block])
+    if isinstance(seq, str):
+        return tuple("".join(p) for p in parts)
+    if isinstance(seq, torch.Tensor):
+        return tuple(torch.cat(p) if p else seq[:0] for p in parts)
+    return tuple(np.concatenate(p) if p else seq[:0] for p in parts)
 
 
 def pad_sequences(sequences, pad_value=0):
