@@ -28,6 +28,8 @@ True
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 __all__ = ["CharNGram"]
@@ -50,12 +52,40 @@ class CharNGram:
             raise ValueError(f"num_classes: expected an integer >= 2, got {num_classes}")
         if not 0 <= blank < num_classes:
             raise ValueError(f"blank: expected an index in [0, {num_classes}), got {blank}")
-        if not smoothing > 0:
-            raise ValueError(f"smoothing: expected a positive pseudo-count, got {smoothing}")
-        self.order, self.num_classes = int(order), int(num_classes)
-        self.blank, self.smoothing = int(blank), float(smoothing)
+        self._order, self._num_classes, self._blank = int(order), int(num_classes), int(blank)
         self.counts: dict[tuple, np.ndarray] = {}  # context -> (C,) counts of the next outcome
         self._cache: dict[tuple, np.ndarray] = {}
+        self.smoothing = smoothing
+
+    # order, num_classes and blank shape the counts (context length, outcomes, the id that
+    # pads and ends): read-only; another value needs a new model.
+    @property
+    def order(self) -> int:
+        """n, the labels in an n-gram."""
+        return self._order
+
+    @property
+    def num_classes(self) -> int:
+        """C, the classes including the blank."""
+        return self._num_classes
+
+    @property
+    def blank(self) -> int:
+        """The blank's id (context padding and "end")."""
+        return self._blank
+
+    @property
+    def smoothing(self) -> float:
+        """Pseudo-count added to every outcome, > 0; checked whenever it is set."""
+        return self._smoothing
+
+    @smoothing.setter
+    def smoothing(self, value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not 0 < value < np.inf:
+            raise ValueError(f"smoothing: expected a positive pseudo-count, got {value!r}")
+        self._smoothing = float(value)
+        self._cache.clear()  # the probabilities depend on it
 
     def _context(self, prefix) -> tuple:
         """The last order - 1 labels of ``prefix``, padded on the left with the blank."""

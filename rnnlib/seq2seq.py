@@ -29,6 +29,7 @@ Shapes: B batch, S source length, T target length, V vocabulary, H hidden units.
 Token tensors are batch-first (B, S) and (B, T) of dtype long; padding is ``pad_id``.
 """
 
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -47,6 +48,11 @@ def _rnn_class(cell):
     if cell not in _RNNS:
         raise ValueError(f"cell: expected 'gru' or 'lstm', got {cell!r}")
     return _RNNS[cell]
+
+
+def _cell_name(rnn):
+    """``"gru"`` or ``"lstm"``: the cell of an ``nn.GRU`` or ``nn.LSTM``."""
+    return next(name for name, cls in _RNNS.items() if isinstance(rnn, cls))
 
 
 def _top_hidden(state):
@@ -81,11 +87,31 @@ class Encoder(nn.Module):
     def __init__(self, vocab_size, embed_size, hidden_size, cell="gru", num_layers=1,
                  bidirectional=False, dropout=0.0, pad_id=0):
         super().__init__()
-        self.cell, self.num_layers = cell, num_layers
-        self.output_size = hidden_size * (2 if bidirectional else 1)
         self.embed = nn.Embedding(vocab_size, embed_size, padding_idx=pad_id)
         self.rnn = _rnn_class(cell)(embed_size, hidden_size, num_layers, batch_first=True,
                                     bidirectional=bidirectional, dropout=dropout)
+
+    # The structure is that of the weights: read-only (another cell or size needs new
+    # weights, i.e. a new encoder), read from the RNN so they cannot disagree with it.
+    @property
+    def cell(self):
+        """``"gru"`` or ``"lstm"``."""
+        return _cell_name(self.rnn)
+
+    @property
+    def num_layers(self):
+        """Stacked RNN layers."""
+        return self.rnn.num_layers
+
+    @property
+    def hidden_size(self):
+        """H, hidden units per direction."""
+        return self.rnn.hidden_size
+
+    @property
+    def output_size(self):
+        """H_out = H * directions, the size of the memory vectors and of the final state."""
+        return self.rnn.hidden_size * (2 if self.rnn.bidirectional else 1)
 
     def forward(self, src, src_lengths):
         if src.dim() != 2:
@@ -127,9 +153,29 @@ class _Decoder(nn.Module):
 
     def __init__(self, vocab_size, embed_size, hidden_size, cell, num_layers, rnn_input_size):
         super().__init__()
-        self.cell, self.num_layers, self.hidden_size = cell, num_layers, hidden_size
         self.embed = nn.Embedding(vocab_size, embed_size)
         self.rnn = _rnn_class(cell)(rnn_input_size, hidden_size, num_layers, batch_first=True)
+
+    # read-only, read from the RNN (as the encoder's)
+    @property
+    def cell(self):
+        """``"gru"`` or ``"lstm"``."""
+        return _cell_name(self.rnn)
+
+    @property
+    def num_layers(self):
+        """Stacked RNN layers."""
+        return self.rnn.num_layers
+
+    @property
+    def hidden_size(self):
+        """H, the hidden units (the encoder's output_size)."""
+        return self.rnn.hidden_size
+
+    @property
+    def vocab_size(self):
+        """V, the target vocabulary (rows of the embedding)."""
+        return self.embed.num_embeddings
 
     def _rnn_step(self, x, state):
         """x (B, D) -> top hidden (B, H) and the new state."""
@@ -291,7 +337,8 @@ class Seq2Seq(nn.Module):
         decoder: a :class:`PlainDecoder`, :class:`BahdanauDecoder` or :class:`LuongDecoder`
             with the encoder's cell, number of layers and ``hidden_size = encoder.output_size``
             (the encoder's final state is the decoder's initial state).
-        bos_id, eos_id, pad_id: special tokens of the target vocabulary.
+        bos_id, eos_id, pad_id: special tokens of the target vocabulary: three distinct
+            ids in [0, V), checked whenever they are set.
 
     Targets ``tgt`` (B, T) hold y_1..y_T, each ending with EOS and padded with ``pad_id``;
     BOS is prepended by the model.
@@ -322,7 +369,48 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"decoder.hidden_size: expected encoder.output_size = "
                              f"{encoder.output_size}, got {decoder.hidden_size}")
         self.encoder, self.decoder = encoder, decoder
+        self._ids = {}
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
+
+    def _set_id(self, name, value):
+        """Check a special token id: an int in [0, V), distinct from the other two."""
+        V = self.decoder.vocab_size
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+                or not 0 <= value < V:
+            raise ValueError(f"{name}: expected a token id in [0, {V}), got {value!r}")
+        clash = [other for other, v in self._ids.items() if other != name and v == value]
+        if clash:
+            raise ValueError(f"{name}: expected an id distinct from {clash[0]} = {value}, "
+                             f"got {value!r}")
+        self._ids[name] = int(value)
+
+    # Checked whenever they are set, not only by the constructor.
+    @property
+    def bos_id(self):
+        """The begin-of-sequence token, the decoder's first input."""
+        return self._ids["bos_id"]
+
+    @bos_id.setter
+    def bos_id(self, value):
+        self._set_id("bos_id", value)
+
+    @property
+    def eos_id(self):
+        """The end-of-sequence token, which ends every target and decoded output."""
+        return self._ids["eos_id"]
+
+    @eos_id.setter
+    def eos_id(self, value):
+        self._set_id("eos_id", value)
+
+    @property
+    def pad_id(self):
+        """The padding token of the targets (left out of the loss)."""
+        return self._ids["pad_id"]
+
+    @pad_id.setter
+    def pad_id(self, value):
+        self._set_id("pad_id", value)
 
     def forward(self, src, src_lengths, tgt, teacher_forcing_ratio=1.0, generator=None):
         """Logits (B, T, V) for every target position, and weights (B, T, S) or None.

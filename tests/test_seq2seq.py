@@ -280,3 +280,49 @@ def test_step_with_projected_keys_equals_step_without(kind):
             assert x is None
         else:
             torch.testing.assert_close(x, y, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("attribute", ["cell", "num_layers", "hidden_size", "output_size"])
+def test_encoder_structure_is_read_only(attribute):
+    # the structure is that of the weights: setting it would silently disagree with them
+    encoder = Encoder(V, E, H, cell="lstm", num_layers=2, bidirectional=True)
+    before = getattr(encoder, attribute)
+    with pytest.raises(AttributeError, match=attribute):
+        setattr(encoder, attribute, 1)
+    assert getattr(encoder, attribute) == before
+    assert (encoder.cell, encoder.num_layers, encoder.hidden_size, encoder.output_size) == (
+        "lstm", 2, H, 2 * H)
+
+
+@pytest.mark.parametrize("kind", DECODERS)
+@pytest.mark.parametrize("attribute", ["cell", "num_layers", "hidden_size", "vocab_size"])
+def test_decoder_structure_is_read_only(kind, attribute):
+    decoder = make_model(kind, cell="lstm").decoder
+    with pytest.raises(AttributeError, match=attribute):
+        setattr(decoder, attribute, 3)
+    assert (decoder.cell, decoder.num_layers, decoder.hidden_size, decoder.vocab_size) == (
+        "lstm", 1, H, V)
+
+
+@pytest.mark.parametrize("name", ["bos_id", "eos_id", "pad_id"])
+@pytest.mark.parametrize("value", [-1, V, 1.0, True, "1", None])
+def test_special_ids_are_checked_when_set(name, value):
+    model = make_model("plain")
+    with pytest.raises(ValueError, match=name):
+        setattr(model, name, value)
+    assert (model.bos_id, model.eos_id, model.pad_id) == (BOS, EOS, PAD)  # unchanged
+    with pytest.raises(ValueError, match=name):
+        Seq2Seq(model.encoder, model.decoder, **{"bos_id": BOS, "eos_id": EOS, "pad_id": PAD,
+                                                 name: value})
+
+
+def test_special_ids_distinct_and_settable():
+    model = make_model("plain")
+    with pytest.raises(ValueError, match="eos_id: .*pad_id"):
+        model.eos_id = PAD
+    with pytest.raises(ValueError, match="pad_id: .*bos_id"):
+        Seq2Seq(model.encoder, model.decoder, bos_id=1, eos_id=2, pad_id=1)
+    model.pad_id = V - 1  # a free id: accepted, and used
+    assert model.pad_id == V - 1
+    scores = model._allowed(torch.zeros(1, V))
+    assert scores[0, V - 1] == float("-inf") and scores[0, PAD] == 0
