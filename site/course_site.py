@@ -11,9 +11,11 @@
   ``_css``) are replaced by those of ``rnnlib/widgets_js``, so a fix to a front end reaches
   the site without re-executing the chapters. The explorers' preset tables are refreshed
   the same way, with the stored preset re-applied.
-- Pages whose stored widgets are all rnnlib's anywidgets or tqdm's progress bars load
-  ``site/assets/course-widgets.js`` (a few kB) instead of the Jupyter widget manager
-  (3.6 MB); other pages keep the manager. MathJax is loaded only on pages with maths
+- Pages whose stored widgets are all rnnlib's anywidgets or tqdm's progress bars carry
+  ``site/assets/course-widgets.js`` (a few kB, inline, right after the stored widget
+  state) instead of the Jupyter widget manager (3.6 MB); other pages keep the manager.
+  Inline, it runs while the page is parsed and draws the widgets when parsing ends,
+  before the deferred scripts (MathJax, the theme) run. MathJax is loaded only on pages with maths
   or widgets.
 - The theme reads the colour mode from localStorage and, for a first-time reader who has
   none stored, logs a console error before falling back to "auto". Pages start in "auto".
@@ -158,9 +160,17 @@ def widgets_on_page(app, pagename, templatename, context, doctree):
         return
     if all((m.get("model_module"), m.get("model_name")) in LIGHT_MODELS for m in models):
         manager = {f"_static/{path}" for path in app.config.nb_ipywidgets_js}
-        context["script_files"] = [
-            s for s in scripts if str(getattr(s, "filename", s)) not in manager
-        ] + [_JavaScript("_static/course-widgets.js", **{"async": "async"})]
+        kept = [s for s in scripts if str(getattr(s, "filename", s)) not in manager]
+        state = next(i for i, s in enumerate(kept)
+                     if getattr(s, "attributes", {}).get("type") == WIDGET_STATE)
+        renderer = _JavaScript("", body=_renderer_source(), **{"data-course-widgets": "renderer"})
+        context["script_files"] = kept[:state + 1] + [renderer] + kept[state + 1:]
+
+
+@functools.cache
+def _renderer_source() -> str:
+    """course-widgets.js, ready to be inlined in a page (no "</" that could end the script)."""
+    return (ASSETS / "course-widgets.js").read_text(encoding="utf-8").replace("</", "<\\/")
 
 
 def _has_maths(doctree) -> bool:

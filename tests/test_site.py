@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -103,11 +104,17 @@ class Visit:
         self.context.close()
 
 
-# Recorded in every page from its first byte: when the first widget is drawn.
+# Recorded in every page from its first byte: when the first widget is drawn, and how far
+# the page had got then (its readyState; whether MathJax had started).
 _WIDGET_CLOCK_JS = """
 new MutationObserver((_, observer) => {
   if (document.querySelector(".rnx, .rnn-quiz")) {
     window.__firstWidgetAt = performance.now();
+    window.__firstWidgetState = {
+      readyState: document.readyState,
+      mathjaxStarted: Boolean(window.MathJax && window.MathJax.startup),
+      domContentLoaded: performance.getEntriesByType("navigation")[0]?.domContentLoadedEventStart || 0,
+    };
     observer.disconnect();
   }
 }).observe(document, {childList: true, subtree: true});
@@ -225,6 +232,67 @@ def test_page_weight(browser, server, page):
         assert not any("mathjax" in url for url in names), f"{page} has no maths but loads MathJax"
     if "chapters/" in page:
         assert found["firstWidgetAt"] is not None, f"{page}: no widget was drawn"
+
+
+_SCRIPT_TAG = re.compile(r"<script\b[^>]*>")
+WIDGET_STATE_TYPE = "application/vnd.jupyter.widget-state+json"
+_SRC = re.compile(r'\bsrc="([^"]+)"')
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages() if p.startswith("chapters/")])
+def test_widgets_do_not_wait_for_the_page_to_finish_loading(browser, server, page):
+    """Why the widgets show early: nothing they need comes late.
+
+    The renderer (site/assets/course-widgets.js) is inline in the page, right after the
+    stored widget state, so it runs while the page is parsed: it starts compiling the
+    widgets' front ends (inline too, in the state) at once and draws the widgets when
+    parsing ends, before any deferred script. Here every deferred script (MathJax, the
+    theme's scripts) and every image and font is held back by the network, so neither
+    DOMContentLoaded nor load can fire and MathJax never starts: the first widget is drawn
+    all the same. (How soon is measured, not tested: ``benchmarks/bench_site.py``.)
+    """
+    html = (SITE / f"{page}.html").read_text(encoding="utf-8")
+    tags = [m.group(0) for m in _SCRIPT_TAG.finditer(html)]
+    kinds = ["renderer" if 'data-course-widgets="renderer"' in t else "state" if WIDGET_STATE_TYPE in t
+             else "deferred" if re.search(r"\bdefer\b", t) else "other" for t in tags]
+    assert kinds.count("renderer") == 1 and kinds.count("state") == 1, f"{page}: {kinds}"
+    renderer = tags[kinds.index("renderer")]
+    assert "src=" not in renderer and not re.search(r"\b(async|defer)\b", renderer), renderer
+    assert kinds.index("renderer") == kinds.index("state") + 1, f"{page}: the renderer does not follow the state"
+    assert "html-manager" not in html, f"{page} loads the Jupyter widget manager"
+    deferred = {Path(urlparse(_SRC.search(t).group(1)).path).name
+                for t, kind in zip(tags, kinds) if kind == "deferred" and _SRC.search(t)}
+    assert "tex-mml-chtml.js" in deferred, f"{page}: MathJax is not among the deferred scripts {deferred}"
+
+    held = []
+
+    def hold(route):
+        request = route.request
+        name = Path(urlparse(request.url).path).name
+        if request.resource_type in ("image", "font", "media") or name in deferred:
+            held.append(request.url)
+            return                       # never answered while the test looks
+        route.continue_()
+
+    context = browser.new_context(viewport=DESKTOP)
+    context.add_init_script(_WIDGET_CLOCK_JS)
+    context.set_default_timeout(60000)
+    context.route("**/*", hold)
+    tab = context.new_page()
+    try:
+        tab.goto(f"{server}/{page}.html", wait_until="commit")
+        tab.wait_for_selector(".rnx, .rnn-quiz", state="attached")
+        found = tab.evaluate("""() => {
+          const nav = performance.getEntriesByType("navigation")[0];
+          return {...window.__firstWidgetState, loaded: nav.loadEventStart, parsed: nav.domContentLoadedEventStart,
+                  mathjaxStartedNow: Boolean(window.MathJax && window.MathJax.startup)};
+        }""")
+        assert any(name in url for url in held for name in deferred), f"{page}: no deferred script was held"
+        assert found["readyState"] == "interactive", found
+        assert found["domContentLoaded"] == 0 and found["parsed"] == 0 and found["loaded"] == 0, found
+        assert not found["mathjaxStarted"] and not found["mathjaxStartedNow"], found
+    finally:
+        context.close()
 
 
 def test_math_is_rendered(browser, server):

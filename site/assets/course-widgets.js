@@ -1,7 +1,7 @@
 // Renders the widgets stored in a page, without a kernel and without the 3.6 MB Jupyter
-// widget manager. site/course_site.py loads this script instead of the manager on every
-// page whose stored widgets are all of the kinds below (it keeps the full manager on any
-// other page):
+// widget manager. site/course_site.py puts this script, inline, right after the stored
+// widget state on every page whose stored widgets are all of the kinds below (it keeps the
+// full manager on any other page):
 //
 // - anywidget models (rnnlib's gate explorers and knowledge checks): the stored front end
 //   (`_esm`, an ES module) is imported and its render({model, el}) called with a small
@@ -132,14 +132,20 @@
     return Promise.resolve();
   }
 
-  function renderAll() {
+  // The stored state, as models by id (null when the page stores none).
+  function readModels() {
     const stateScript = document.querySelector(`script[type="${STATE}"]`);
-    if (!stateScript) return;
+    if (!stateScript) return null;
     const stored = JSON.parse(stateScript.textContent).state;
     const models = new Map();
     for (const [id, m] of Object.entries(stored)) {
       models.set(id, new Model(id, { _model_module: m.model_module, _model_name: m.model_name, ...m.state }));
     }
+    return models;
+  }
+
+  function renderAll(models) {
+    if (!models) return;
     for (const view of document.querySelectorAll(`script[type="${VIEW}"]`)) {
       const el = document.createElement("div");
       el.className = "course-widget";
@@ -148,13 +154,28 @@
     }
   }
 
-  // Loaded with `async`: draw as soon as the page is parsed, before the deferred scripts
-  // (MathJax, the theme) run, so the widgets do not wait for them.
-  if (document.readyState !== "loading") renderAll();
+  // The state is stored in the page's head, before this script's tag: read it now and
+  // start compiling the widgets' front ends while the rest of the page is parsed. When the
+  // page is parsed (readyState "interactive", before the deferred scripts such as MathJax
+  // run and before DOMContentLoaded), drawing them is then only building their elements,
+  // and does not queue behind MathJax's start-up.
+  const early = readModels();
+  if (early) {
+    for (const model of early.values()) {
+      if (model.get("_model_module") === "anywidget" && model.get("_esm")) {
+        importModule(model.get("_esm")).catch(() => {}); // a failure is reported when drawn
+      }
+    }
+  }
+  const draw = () => renderAll(early || readModels());
+
+  // Run while the page is parsed: draw as soon as parsing ends, without waiting for the
+  // deferred scripts (MathJax, the theme), DOMContentLoaded or load.
+  if (document.readyState !== "loading") draw();
   else {
     document.addEventListener("readystatechange", function once() {
       document.removeEventListener("readystatechange", once);
-      renderAll();
+      draw();
     });
   }
 })();
