@@ -9,8 +9,8 @@
    - ``ctc_loss_and_grad``, and separate ``ctc_loss`` + ``ctc_grad`` calls, against
      torch's forward + backward through ``log_softmax`` (rnnlib's gradient is with
      respect to the logits too). Target: ``ctc_loss_and_grad`` within 1.3x.
-2. How the time grows with T (T = 100, 200, 400, 800; N=16, C=30, S=20, float32):
-   CPU milliseconds, and per frame relative to T=100 (1.00 = linear).
+2. How the time grows with T (T = 100, 200, 400, 800; N=16, C=30, S=20, float32 and
+   float64): CPU milliseconds, and per frame relative to T=100 (1.00 = linear).
 3. ``prefix_beam_search`` against pyctcdecode's decoder without a language model on the
    16 sequences of the first size: time ratio and whether the labellings agree. Skipped
    with a message when pyctcdecode is not installed.
@@ -140,20 +140,22 @@ def bench_loss(repeat):
 
 def bench_scaling(repeat):
     N, C, S = 16, 30, 20
-    print(f"Growth with T (N={N} C={C} S={S}, float32, ctc_loss_and_grad and torch "
+    print(f"Growth with T (N={N} C={C} S={S}, ctc_loss_and_grad and torch "
           f"forward+backward, median process CPU time of {repeat}):")
-    rows = []
-    for T in SCALING_T:
-        fns = contenders(T, N, C, S, np.float32)
-        (_, _, ours), (_, _, theirs) = interleaved_times(
-            [fns["ctc_loss_and_grad"], fns["torch forward+backward"]], repeat)
-        rows.append((T, ours, theirs))
-    _, ours_0, theirs_0 = rows[0]
-    for T, ours, theirs in rows:
-        scale = T / rows[0][0]
-        print(f"  T={T:4d}  rnnlib {ours * 1e3:8.2f} ms (per frame x{ours / ours_0 / scale:4.2f})"
-              f"   torch {theirs * 1e3:8.2f} ms (per frame x{theirs / theirs_0 / scale:4.2f})"
-              f"   ratio {ours / theirs:5.2f}x")
+    for dtype in (np.float32, np.float64):
+        print(f"  {np.dtype(dtype).name}:")
+        rows = []
+        for T in SCALING_T:
+            fns = contenders(T, N, C, S, dtype)
+            (_, _, ours), (_, _, theirs) = interleaved_times(
+                [fns["ctc_loss_and_grad"], fns["torch forward+backward"]], repeat)
+            rows.append((T, ours, theirs))
+        _, ours_0, theirs_0 = rows[0]
+        for T, ours, theirs in rows:
+            scale = T / rows[0][0]
+            print(f"   T={T:4d}  rnnlib {ours * 1e3:8.2f} ms "
+                  f"(per frame x{ours / ours_0 / scale:4.2f})   torch {theirs * 1e3:8.2f} ms "
+                  f"(per frame x{theirs / theirs_0 / scale:4.2f})   ratio {ours / theirs:5.2f}x")
 
 
 def log_p_labelling(log_probs, labelling):

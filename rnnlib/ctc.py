@@ -16,9 +16,12 @@ with a blank before, between and after its labels (length L' = 2S + 1):
 where skip_s holds when l'_s is a label different from l'_{s-2} (a path may jump over a
 blank only between two different labels). The backward variables beta are the forward
 variables of the reversed problem (reverse the frames and the extended target), so one
-recursion serves both. Everything is computed in log space, for the whole batch at once:
-each frame is one row holding every sequence's lattice, and the loop runs over frames
-only (forward and backward variables in the same loop).
+recursion serves both. It runs for the whole batch at once: each frame is one row holding
+every sequence's lattice, and the loop runs over frames only (forward and backward
+variables in the same loop). :func:`ctc_alpha` and :func:`ctc_beta` compute in log space;
+:func:`ctc_loss` and :func:`ctc_loss_and_grad` compute float64 inputs with probabilities
+rescaled every few frames (fewer operations per frame), and fall back to log space for
+the sequences where that could lose precision.
 
 Shapes: T frames, N batch, C classes, S target length, L' = 2S + 1 lattice positions.
 
@@ -339,6 +342,169 @@ def _one_sequence(log_probs, target, blank):
     return _check_inputs(log_probs[:, None], target, [len(log_probs)], [target.shape[1]], blank)
 
 
+# ----------------------------------------------------------------------------- probability space
+#
+# ctc_loss and ctc_loss_and_grad run the same recursion on probabilities instead of their
+# logs: four NumPy calls per frame instead of a log-sum-exp. Probabilities shrink with t,
+# so the emissions are scaled per frame (y <= 1, the frame's largest being 1) and every
+# few frames each sequence's variables are divided by their sum c_t (Rabiner's scaling):
+#
+#     log alpha_t(s) = log x_t(s) + sum_{t' <= t} (m_t' + log c_t'),
+#
+# with x the stored variables and m_t the frame's log scale. All of it runs in float64,
+# for float64 inputs only: with float32 inputs, the log-space recursion in float32 is as
+# fast (the CPU applies exp and log to twice as many float32 values at once).
+# One number cannot hold values more than ~e^708 apart: a variable that far below its
+# sequence's largest underflows to 0 (a path lost). Every lost variable is found after the
+# loop, and its effect on p is bounded (_certify; _certify_pair, tighter, when beta is
+# known too); a sequence whose bound is not negligible, or whose emissions underflow, is
+# computed again in log space.
+
+_RESCALE_EVERY = 8                # frames between two divisions of the variables by their sum
+_TINY = np.finfo(np.float64).tiny  # the smallest normal float64; below it precision is lost
+_EPS = 1e-16                      # largest relative error on p accepted from lost paths
+
+
+def _emissions(log_probs, input_lengths, lattice):
+    """Scaled emission probabilities as frames (T, N C + 1), float64, and log scales m (T, N).
+
+    Column n C + k of row t is y_t(k) = exp(log y_t(k) - m_t) of sequence n; the last
+    column holds 0. Log-probabilities (<= 0, up to rounding) need no scale (m = 0); larger
+    values get m_t = the frame's largest, so that y <= 1. y = m = 0 at frames t >= T_n.
+    Also returns lost (N,): some class of sequence n's lattice (``lattice``, (N, C) bool)
+    has a finite log-probability whose y underflows (more than ~708 below m_t).
+    """
+    T, N, C = log_probs.shape
+    used = np.arange(T)[:, None] < input_lengths  # (T, N)
+    frames = np.empty((T, N * C + 1))
+    frames[:, -1] = 0.0
+    m = np.zeros((T, N))
+    if log_probs.max() > 1.0:  # not log-probabilities (or padding at t >= T_n)
+        m = np.where(used, log_probs.max(axis=2), 0.0)
+        m[np.isneginf(m)] = 0.0
+        log_probs = log_probs - m[:, :, None].astype(log_probs.dtype)  # noqa: (a copy)
+    lost = np.zeros(N, bool)
+    if log_probs.min() < np.log(_TINY):  # some y may underflow (or log_probs holds -inf)
+        underflow = (log_probs < np.log(_TINY)) & (log_probs > -np.inf) & lattice
+        lost = (underflow & used[:, :, None]).any(axis=(0, 2))
+    with np.errstate(over="ignore", invalid="ignore"):  # frames t >= T_n may hold anything
+        np.exp(log_probs.reshape(T, N * C), out=frames[:, :-1], dtype=np.float64)
+    frames[:, :-1].reshape(T, N, C)[~used] = 0.0
+    return frames, m, lost
+
+
+def _probability_rows(frames, l_ext, target_lengths):
+    """y_t(l'_s) in the row layout, (T, W): 0 at guards and at nodes s >= L'_n = 2 S_n + 1."""
+    N, L = l_ext.shape
+    C = (frames.shape[1] - 1) // N
+    nodes = np.arange(L) < 2 * target_lengths[:, None] + 1  # (N, L')
+    column = np.full((N, L + 2), N * C)                     # column N C of frames holds 0
+    column[:, 2:] = np.where(nodes, np.arange(N)[:, None] * C + l_ext, N * C)
+    return frames.take(np.append(column, [N * C, N * C]), axis=1)
+
+
+def _rescaled_recursion(y, skip, N):
+    """The recursion in probability space: x (T + 1, W) and log c (T, N).
+
+        x_hat_t(j) = x_{t-1}(j) + x_{t-1}(j-1) + [skip_j] x_{t-1}(j-2),    x_t(j) = y_t(j) x_hat_t(j)
+
+    y: (T, W) emission probabilities in the row layout; skip: (W,) 1.0 where a path may
+    enter j from j - 2, else 0. Row 0 of x is x_{-1}: 1 at node 0 of each sequence, so
+    x_hat_0 is 1 at nodes 0 and 1; row t + 1 is x_t. Every _RESCALE_EVERY frames each
+    sequence's x_t is divided by its sum c_t (c_t = 1 at the other frames).
+    """
+    T, W = y.shape
+    x = np.empty((T + 1, W))
+    x[0] = 0.0
+    _blocks(x[0], N)[:, 2] = 1.0
+    x[1:, :2] = 0.0  # the first two guards (the recursion writes columns j >= 2)
+    c = np.ones((T, N))
+    skip, jump = skip[2:], np.empty(W - 2)
+    # row t of these views: x_{t-1}(j), x_{t-1}(j-1), x_{t-1}(j-2) for the columns j >= 2
+    frames = zip(x[:-1, 2:], x[:-1, 1:-1], x[:-1, :-2], x[1:, 2:], x[1:], y,
+                 _blocks(x[1:], N), c)
+    for t, (stay, step, hop, x_t_2, x_t, y_t, x_t_blocks, c_t) in enumerate(frames):
+        np.add(stay, step, out=x_t_2)         # x_t holds x_hat_t ...
+        np.multiply(hop, skip, out=jump)
+        np.add(x_t_2, jump, out=x_t_2)
+        np.multiply(x_t, y_t, out=x_t)        # ... then y_t x_hat_t
+        if t % _RESCALE_EVERY == _RESCALE_EVERY - 1:
+            np.add.reduce(x_t_blocks, axis=1, out=c_t)
+            np.maximum(c_t, _TINY, out=c_t)  # a sequence without any path left: c_t = 0
+            x_t_blocks /= c_t[:, None]
+            # subnormal numbers are lost paths anyway, and slow: make them 0
+            np.putmask(x_t, x_t < _TINY, 0.0)
+    return x, np.log(c)
+
+
+def _lost_variables(x, y, skip):
+    """(T, W) bool: x_t(j) is 0 or subnormal although x_hat_t(j) > 0 and y_t(j) > 0.
+
+    x: (T + 1, W) as returned by _rescaled_recursion; y: (T, W); skip: (W,).
+    """
+    before = x[:-1] > 0                         # x_{t-1}(j) > 0
+    reached = before.copy()                     # x_hat_t(j) > 0
+    reached[:, 1:] |= before[:, :-1]
+    reached[:, 2:] |= before[:, :-2] & (skip[2:] > 0)
+    return reached & (x[1:] < _TINY) & (y > 0)
+
+
+def _probability_forward(frames, m, lost_emission, lattice, l_ext, input_lengths,
+                         target_lengths, blank):
+    """log p(l | x) (N,) from the recursion in probability space, and where it is exact.
+
+    frames, m, lost_emission: from _emissions; lattice: (N, C) bool; l_ext: (N, L').
+    Returns log_p (N,), x (T, W) (rescaled, row layout), y (T, W) in the row layout,
+    exact (N,) (False: compute again in log space), lost (T, W) (see _lost_variables) and
+    log c (T, N) (see _rescaled_recursion).
+    """
+    T, N = m.shape
+    y_rows = _probability_rows(frames, l_ext, target_lengths)
+    skip = np.zeros(y_rows.shape[1])
+    _blocks(skip, N)[:, 2:] = _skip_allowed(l_ext, blank)
+    x, log_c = _rescaled_recursion(y_rows, skip, N)
+    log_scale = np.cumsum(m + log_c, axis=0)  # (T, N): log alpha_t = log x_t + log_scale_t
+    width = l_ext.shape[1] + 2
+    last = np.arange(N) * width + 2 + 2 * target_lengths  # column of node L'_n - 1
+    end = x[input_lengths, last] + x[input_lengths, last - 1]  # row T_n of x is x_{T_n - 1}
+    with np.errstate(divide="ignore"):
+        log_p = log_scale[input_lengths - 1, np.arange(N)] + np.log(end)
+    lost = _lost_variables(x, y_rows, skip)  # (T, W)
+    count = _blocks(lost, N).sum(axis=2)      # (T, N)
+    exact = ~lost_emission
+    if count.any():
+        y = frames[:, :-1].reshape(T, N, -1)
+        exact &= _certify(count, log_scale, log_c, log_p, y, m, lattice, input_lengths)
+    return log_p, x[1:], y_rows, exact, lost, log_c
+
+
+def _lattice_classes(l_ext, C):
+    """(N, C) bool: the classes on each sequence's lattice."""
+    lattice = np.zeros((len(l_ext), C), bool)
+    lattice[np.arange(len(l_ext))[:, None], l_ext] = True
+    return lattice
+
+
+def _certify(lost, log_scale, log_c, log_p, y, m, lattice, input_lengths):
+    """(N,): True where the paths lost to underflow change p by less than _EPS p.
+
+    lost: (T, N) counts of lost variables. A variable lost at frame t was below _TINY times
+    the scale of x_t before or after its division by c_t, the larger of the two:
+    exp(log_scale_t - min(log c_t, 0)). Its share of p is its value times
+    beta_hat_t(s) <= prod_{t < t' < T_n} sum_{k on the lattice} y_t'(k), as distinct paths
+    from one node emit distinct class sequences. The bound sums this over the lost variables.
+    """
+    T, N = lost.shape
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_frame = m + np.log(np.einsum("tnc,nc->tn", y, lattice.astype(np.float64)))
+        log_frame[np.arange(T)[:, None] >= input_lengths] = 0.0
+        log_suffix = log_frame.sum(axis=0) - np.cumsum(log_frame, axis=0)  # sum over t' > t
+        log_share = (np.log(lost) + np.log(_TINY) + log_scale - np.minimum(log_c, 0.0)
+                     + log_suffix)
+        log_error = np.logaddexp.reduce(log_share, axis=0) - log_p
+    return log_error < np.log(_EPS)  # NaN (e.g. p = 0 with lost paths): not certified
+
+
 # ----------------------------------------------------------------------------- loss
 
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
@@ -369,9 +535,19 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
         raise ValueError(f"reduction: expected 'none', 'sum' or 'mean', got {reduction!r}")
     log_probs, targets, input_lengths, target_lengths = _check_inputs(
         log_probs, targets, input_lengths, target_lengths, blank)
-    N = log_probs.shape[1]
-    log_y, log_skip = _lattice(log_probs, targets, blank)
-    loss = -_log_p(_log_alpha(log_y, log_skip, N), N, input_lengths, target_lengths)
+    if log_probs.dtype == np.float64:  # probability space (see the section's comment)
+        l_ext = extend_target(targets, blank)  # (N, L')
+        lattice = _lattice_classes(l_ext, log_probs.shape[2])
+        log_p, _, _, exact, _, _ = _probability_forward(
+            *_emissions(log_probs, input_lengths, lattice), lattice, l_ext, input_lengths,
+            target_lengths, blank)
+    else:  # float32 and below: log space in that dtype
+        log_p = _log_space_log_p(log_probs, targets, input_lengths, target_lengths, blank)
+        exact = np.ones(len(log_p), bool)
+    if not exact.all():  # lost paths or emissions: those sequences again, in log space
+        log_p[~exact] = _log_space_log_p(log_probs[:, ~exact], targets[~exact],
+                                         input_lengths[~exact], target_lengths[~exact], blank)
+    loss = -log_p
     if zero_infinity:
         loss = np.where(np.isinf(loss), 0.0, loss)
     loss = loss.astype(log_probs.dtype)
@@ -415,18 +591,21 @@ def ctc_loss_and_grad(log_probs, targets, input_lengths, target_lengths, blank=0
     log_probs, targets, input_lengths, target_lengths = _check_inputs(
         log_probs, targets, input_lengths, target_lengths, blank)
     T, N, C = log_probs.shape
-    log_y, log_skip = _lattice(log_probs, targets, blank)
-    alpha, beta_hat = _log_alpha_beta(log_y, log_skip, N, input_lengths, target_lengths)
-    log_p = _log_p(alpha, N, input_lengths, target_lengths)
+    if log_probs.dtype == np.float64:  # probability space (see the section's comment)
+        log_p, post, exact = _probability_posteriors(log_probs, targets, input_lengths,
+                                                     target_lengths, blank)
+    else:  # float32 and below: log space in that dtype
+        log_p, post = _log_space_posteriors(log_probs, targets, input_lengths, target_lengths,
+                                            blank)
+        exact = np.ones(N, bool)
+    if not exact.all():  # lost paths or emissions: those sequences again, in log space
+        log_p[~exact], post[:, ~exact] = _log_space_posteriors(
+            log_probs[:, ~exact], targets[~exact], input_lengths[~exact],
+            target_lengths[~exact], blank)
     feasible = np.isfinite(log_p)
-    # frames t >= T_n hold meaningless values (padding may even overflow): set to 0 below
     unused = np.arange(T)[:, None] >= input_lengths  # (T, N)
-    with np.errstate(over="ignore", invalid="ignore"):
-        # posterior of node (t, s): alpha_t(s) beta_hat_t(s) / p(l|x), (T, N, L' + 2); 0 at guards
-        post = _blocks(alpha + beta_hat, N) - np.where(feasible, log_p, 0.0)[:, None]
-        np.exp(post, out=post)
-        post[unused] = 0.0
-        y = np.exp(log_probs)
+    with np.errstate(over="ignore"):
+        y = np.exp(log_probs)  # frames t >= T_n may hold anything: set to 0 below
     # dL/dz_t(k) = y_t(k) - gamma_t(k)
     grad = y - _sum_by_label(post, targets, blank, C)
     grad[unused] = 0.0
@@ -435,6 +614,119 @@ def ctc_loss_and_grad(log_probs, targets, input_lengths, target_lengths, blank=0
     if zero_infinity:
         loss = np.where(feasible, loss, 0.0)
     return loss.astype(log_probs.dtype), grad.astype(log_probs.dtype)
+
+
+def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, blank):
+    """log p (N,), node posteriors (T, N, L' + 2) and exact (N,), from one probability-space loop.
+
+    beta_t(s) is alpha of the reversed problem (frames and labels reversed within each
+    sequence's lengths), run as N more sequences of the same batch. The posterior of a
+    node is alpha_t(s) beta_hat_t(s) / p(l|x), beta_hat = beta / y; with rescaled variables
+    the scales cancel when each frame's values are divided by their sum, p / (the scales).
+    """
+    T, N, C = log_probs.shape
+    l_ext = extend_target(targets, blank)  # (N, L')
+    lattice = _lattice_classes(l_ext, C)
+    frames, m, lost = _emissions(log_probs, input_lengths, lattice)
+    both = np.zeros((T, 2 * N * C + 1))  # frames of the N sequences, then of the reversed
+    both[:, :N * C] = frames[:, :-1]
+    m_both, l_both = np.concatenate([m, m], axis=1), np.concatenate([l_ext, l_ext])
+    y, y_reversed = frames[:, :-1].reshape(T, N, C), both[:, N * C:-1].reshape(T, N, C)
+    for n, (T_n, L_n) in enumerate(zip(input_lengths, 2 * target_lengths + 1)):
+        y_reversed[:T_n, n] = y[T_n - 1::-1, n]
+        m_both[:, N + n] = 0.0
+        m_both[:T_n, N + n] = m[T_n - 1::-1, n]
+        l_both[N + n, :L_n] = l_ext[n, L_n - 1::-1]
+    log_p, x, y_rows, exact, lost_rows, log_c = _probability_forward(
+        both, m_both, np.tile(lost, 2), np.tile(lattice, (2, 1)), l_both,
+        np.tile(input_lengths, 2), np.tile(target_lengths, 2), blank)
+    alpha = _blocks(x, 2 * N)[:, :N]  # (T, N, L' + 2), 0 at t >= T_n and s >= L'_n
+    y_ext = _blocks(y_rows, 2 * N)[:, :N]
+    beta, lost_beta = _unreverse(_blocks(x, 2 * N)[:, N:], input_lengths, target_lengths), \
+        _unreverse(_blocks(lost_rows, 2 * N)[:, N:], input_lengths, target_lengths)
+    beta_hat = np.zeros_like(beta)
+    np.divide(beta, y_ext, out=beta_hat, where=y_ext > 0)
+    post = alpha * beta_hat
+    total = post.sum(axis=2)  # (T, N): p divided by the scales of alpha and beta at frame t
+    used = np.arange(T)[:, None] < input_lengths
+    feasible = np.isfinite(log_p[:N])
+    exact = exact[:N] & exact[N:]
+    if not exact.all():  # the bound with beta is much tighter than _certify's
+        c_reversed = np.zeros((T, N))  # log c of the reversed problem at the original frames
+        for n, T_n in enumerate(input_lengths):
+            c_reversed[:T_n, n] = log_c[T_n - 1::-1, N + n]
+        exact |= _certify_pair(_blocks(lost_rows, 2 * N)[:, :N], lost_beta, alpha, beta_hat,
+                               y_ext, total, log_c[:, :N], c_reversed) & ~lost
+    # a frame's values all near underflow: their rounding is not negligible (rare)
+    small = ((total < _TINY / _EPS * alpha.shape[2]) & used).any(axis=0) & feasible
+    exact &= ~small
+    post /= np.where(total > 0, total, 1.0)[:, :, None]
+    return log_p[:N], post, exact
+
+
+def _unreverse(rows, input_lengths, target_lengths):
+    """Values (T, N, L' + 2) of the reversed problem at the original frames and nodes.
+
+    Row t, node s of sequence n in the reversed problem is frame T_n - 1 - t, node
+    L'_n - 1 - s of the original; entries outside the lengths are 0.
+    """
+    out = np.zeros_like(rows)
+    for n, (T_n, L_n) in enumerate(zip(input_lengths, 2 * target_lengths + 1)):
+        out[:T_n, n, 2:2 + L_n] = rows[T_n - 1::-1, n, 2 + L_n - 1:1:-1]
+    return out
+
+
+def _certify_pair(lost_alpha, lost_beta, alpha, beta_hat, y, total, log_c, log_c_reversed):
+    """(N,): the lost variables change p and the posteriors by less than _EPS, bounded with beta.
+
+    A variable lost in alpha at (t, s) is below _TINY (in the units of alpha_t, before or
+    after its division by c_t); its share of p is at most that times beta_hat_t(s), which
+    is exact if no variable of beta was lost at a later frame and node (nor alpha's, for
+    a variable lost in beta): the two lost sets must not interact. Relative to p = total_t
+    in these units, summed over the lost variables of both.
+    """
+    T, N, width = alpha.shape
+    t_a, n_a, s_a = np.nonzero(lost_alpha)
+    t_b, n_b, s_b = np.nonzero(lost_beta)
+    # first frame at which alpha lost a variable at a node <= s (T if none): (N, L' + 2)
+    first = np.full((N, width), T)
+    np.minimum.at(first, (n_a, s_a), t_a)
+    first = np.minimum.accumulate(first, axis=1)
+    interact = np.zeros(N, bool)
+    interact[n_b[t_b >= first[n_b, s_b]]] = True
+    # share of each lost variable: _TINY max(1, 1/c_t) beta_hat (or alpha_hat), over total_t
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        share_a = np.exp(-np.minimum(log_c[t_a, n_a], 0.0)) * beta_hat[t_a, n_a, s_a]
+        share_b = (np.exp(-np.minimum(log_c_reversed[t_b, n_b], 0.0))
+                   * alpha[t_b, n_b, s_b] / y[t_b, n_b, s_b])
+        error = np.zeros(N)
+        np.add.at(error, n_a, _TINY * share_a / total[t_a, n_a])  # total = 0 (p = 0): inf
+        np.add.at(error, n_b, _TINY * share_b / total[t_b, n_b])
+    return ~interact & (error < _EPS)
+
+
+def _log_space_log_p(log_probs, targets, input_lengths, target_lengths, blank):
+    """log p(l | x) (N,) by the log-space recursion."""
+    N = log_probs.shape[1]
+    log_y, log_skip = _lattice(log_probs, targets, blank)
+    return _log_p(_log_alpha(log_y, log_skip, N), N, input_lengths, target_lengths)
+
+
+def _log_space_posteriors(log_probs, targets, input_lengths, target_lengths, blank):
+    """log p (N,) and node posteriors (T, N, L' + 2) by the log-space recursion."""
+    T, N, C = log_probs.shape
+    log_y, log_skip = _lattice(log_probs, targets, blank)
+    alpha, beta_hat = _log_alpha_beta(log_y, log_skip, N, input_lengths, target_lengths)
+    log_p = _log_p(alpha, N, input_lengths, target_lengths)
+    feasible = np.isfinite(log_p)
+    unused = np.arange(T)[:, None] >= input_lengths  # (T, N)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # alpha_t(s) beta_hat_t(s) / p(l|x), (T, N, L' + 2); 0 at guards
+        post = _blocks(alpha + beta_hat, N) - np.where(feasible, log_p, 0.0)[:, None]
+        np.exp(post, out=post)
+    post[unused] = 0.0
+    post[:, ~feasible] = 0.0
+    return log_p, post
 
 
 def _sum_by_label(post, targets, blank, C):

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from rnnlib import ctc
 from rnnlib.ctc import collapse, ctc_alpha, ctc_beta, ctc_grad, ctc_loss, ctc_loss_and_grad
 
 
@@ -175,6 +176,99 @@ def test_alpha_beta_lattice():
     # at every frame the paths through the lattice sum to p: sum_s alpha beta / y = p
     y = lp[:, [0, 3, 0, 3, 0, 1, 0]]
     np.testing.assert_allclose(np.exp(alpha + beta - y).sum(axis=1), p)
+
+
+# ----------------------------------------------------------------------------- underflow
+# float64 inputs run the recursion in probability space; a path more than ~e^-708 below
+# its sequence's largest underflows there. These batches make that happen: the sequences
+# affected are found and computed in log space, so the results stay equal to PyTorch's.
+
+def probability_space_exact(log_probs, targets, input_lengths, target_lengths):
+    """(N,) bool: sequences the probability-space forward pass certifies, without fallback."""
+    args = ctc._check_inputs(log_probs, targets, input_lengths, target_lengths, 0)
+    l_ext = ctc.extend_target(args[1])
+    lattice = ctc._lattice_classes(l_ext, args[0].shape[2])
+    return ctc._probability_forward(*ctc._emissions(args[0], args[2], lattice), lattice, l_ext,
+                                    args[2], args[3], 0)[3]
+
+
+def assert_equal_pytorch(z, targets, input_lengths, target_lengths):
+    for zero_infinity in (False, True):
+        expected, expected_grad = torch_loss(z, targets, input_lengths, target_lengths,
+                                             reduction="none", zero_infinity=zero_infinity)
+        args = (log_softmax(z), targets, input_lengths, target_lengths)
+        loss, grad = ctc_loss_and_grad(*args, zero_infinity=zero_infinity)
+        np.testing.assert_allclose(ctc_loss(*args, reduction="none", zero_infinity=zero_infinity),
+                                   expected, rtol=1e-10)
+        np.testing.assert_allclose(loss, expected, rtol=1e-10)
+        # (PyTorch's log_softmax passes NaN back from a frame of -inf logits: left out)
+        finite = np.isfinite(expected_grad)
+        np.testing.assert_allclose(grad[finite], expected_grad[finite], atol=1e-10)
+        if not zero_infinity:  # an infinite loss has a NaN gradient (0 with zero_infinity)
+            assert np.isnan(grad[:, np.isinf(expected)]).all()
+
+
+def test_typical_batch_stays_in_probability_space():
+    z, targets, input_lengths, target_lengths = random_batch(8, T=60, N=6, C=6, S=5)
+    assert probability_space_exact(log_softmax(z), targets, input_lengths, target_lengths).all()
+
+
+def test_lost_paths_bounded_and_negligible():
+    # 400 frames, 40 labels: the stragglers (e.g. all-blank prefixes) fall ~e^-708 below the
+    # rest and underflow, but the bound on their share of p certifies every sequence
+    rng = np.random.default_rng(11)
+    T, N, C, S = 400, 4, 20, 40
+    z = rng.normal(size=(T, N, C)) * 3
+    targets = rng.integers(1, C, size=(N, S))
+    input_lengths, target_lengths = np.array([T, T - 20, T - 50, T]), np.array([S, S - 5, S, 3])
+    args = ctc._check_inputs(log_softmax(z), targets, input_lengths, target_lengths, 0)
+    l_ext = ctc.extend_target(args[1])
+    lattice = ctc._lattice_classes(l_ext, C)
+    _, _, _, exact, lost, _ = ctc._probability_forward(
+        *ctc._emissions(args[0], args[2], lattice), lattice, l_ext, args[2], args[3], 0)
+    assert ctc._blocks(lost, N).sum(axis=(0, 2))[:3].min() > 0 and exact.all()
+    assert ctc._probability_posteriors(*args, 0)[2].all()
+    assert_equal_pytorch(z, targets, input_lengths, target_lengths)
+
+
+def test_only_path_far_below_the_others():
+    # T = S frames for S distinct labels: one alignment, the labels at every frame, each
+    # e^-40 against the blank's ~1. By frame 18 it is e^-720 below the blank-only path, so
+    # it underflows, and it is the only one that ends in time (loss ~ 40 S = 800).
+    S, C = 20, 4
+    z = np.zeros((S, 2, C))
+    z[:, :, 1:] = -40.0
+    targets = np.array([[1, 2] * (S // 2), [3, 1] * (S // 2)])
+    input_lengths, target_lengths = np.array([S, S]), np.array([S, S - 2])
+    assert not probability_space_exact(log_softmax(z), targets, input_lengths,
+                                       target_lengths).any()
+    assert_equal_pytorch(z, targets, input_lengths, target_lengths)
+    loss = ctc_loss(log_softmax(z), targets, input_lengths, target_lengths, reduction="none")
+    assert abs(loss[0] - 800) < 1e-9 and np.isfinite(loss).all()
+
+
+def test_peaky_long_batch():
+    # near one-hot frames (logits x 12) over 400 frames: variables underflow routinely;
+    # the bound on what they could change decides which sequences need log space
+    rng = np.random.default_rng(9)
+    T, N, C, S = 400, 6, 5, 12
+    z = rng.normal(size=(T, N, C)) * 12
+    targets = rng.integers(1, C, size=(N, S))
+    input_lengths = np.array([T, T, 2 * S, S + 3, 300, 150])
+    target_lengths = np.array([S, 0, S, 3, S, 1])
+    assert_equal_pytorch(z, targets, input_lengths, target_lengths)
+
+
+def test_emission_underflow_and_minus_infinity():
+    # log-probabilities 900 below the frame's largest (exp underflows in float64) and -inf
+    z, targets, input_lengths, target_lengths = random_batch(10, T=12, N=4, C=5, S=3)
+    lp = log_softmax(z)
+    lp[3, 0, targets[0, 0]] = lp[3, 0].max() - 900.0
+    lp[2, 1, :] = -np.inf  # sequence 1: an impossible frame, so an infinite loss
+    lp[2, 1, 0] = 0.0      # ... unless it can emit a blank there
+    exact = probability_space_exact(lp, targets, input_lengths, target_lengths)
+    assert not exact[0] and exact[1:].all()
+    assert_equal_pytorch(lp, targets, input_lengths, target_lengths)  # log_softmax(lp) = lp
 
 
 # Decoder tests (greedy, path beam, prefix beam, language-model fusion): tests/test_ctc_decode.py
