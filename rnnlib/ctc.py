@@ -429,11 +429,12 @@ def _rescaled_recursion(y, skip, N):
         np.add(x_t_2, jump, out=x_t_2)
         np.multiply(x_t, y_t, out=x_t)        # ... then y_t x_hat_t
         if t % _RESCALE_EVERY == _RESCALE_EVERY - 1:
+            # subnormal numbers have lost precision (and are slow): make them 0 before the
+            # division could turn them into normal numbers, so that they are found as lost
+            np.putmask(x_t, x_t < _TINY, 0.0)
             np.add.reduce(x_t_blocks, axis=1, out=c_t)
             np.maximum(c_t, _TINY, out=c_t)  # a sequence without any path left: c_t = 0
             x_t_blocks /= c_t[:, None]
-            # subnormal numbers are lost paths anyway, and slow: make them 0
-            np.putmask(x_t, x_t < _TINY, 0.0)
     return x, np.log(c)
 
 

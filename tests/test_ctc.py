@@ -259,6 +259,17 @@ def test_peaky_long_batch():
     assert_equal_pytorch(z, targets, input_lengths, target_lengths)
 
 
+def test_variables_subnormal_at_a_rescaling_frame():
+    # empty target: the one path is all blanks, e^-92.5 per frame, so by the 8th frame (where
+    # the variables are rescaled) it is e^-740, a subnormal number with a few bits left
+    z = np.zeros((10, 2, 3))
+    z[:, 0, 0] = -92.5 + np.log(2)  # log_softmax: -92.5
+    targets, input_lengths, target_lengths = np.zeros((2, 0), int), [10, 10], [0, 0]
+    assert not probability_space_exact(log_softmax(z), targets, input_lengths,
+                                       target_lengths)[0]
+    assert_equal_pytorch(z, targets, input_lengths, target_lengths)
+
+
 def test_emission_underflow_and_minus_infinity():
     # log-probabilities 900 below the frame's largest (exp underflows in float64) and -inf
     z, targets, input_lengths, target_lengths = random_batch(10, T=12, N=4, C=5, S=3)
