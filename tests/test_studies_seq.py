@@ -56,6 +56,7 @@ def test_char_lm_stored_curves_show_the_chapters_claims():
     # measured with dropout on) the two end within a few hundredths
     assert base_train[-1] < base_valid[-1] - 0.4
     assert abs(model_train[-1] - model_valid[-1]) < 0.05
+    assert (model_train > model_valid - 0.02).all()
 
 def test_char_lm_script_trains():
     vocab, train_ids, _ = char_lm.data()
