@@ -628,7 +628,7 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
     T, N, C = log_probs.shape
     l_ext = extend_target(targets, blank)  # (N, L')
     lattice = _lattice_classes(l_ext, C)
-    frames, m, lost = _emissions(log_probs, input_lengths, lattice)
+    frames, m, lost_emission = _emissions(log_probs, input_lengths, lattice)
     both = np.zeros((T, 2 * N * C + 1))  # frames of the N sequences, then of the reversed
     both[:, :N * C] = frames[:, :-1]
     m_both, l_both = np.concatenate([m, m], axis=1), np.concatenate([l_ext, l_ext])
@@ -639,12 +639,12 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
         m_both[:T_n, N + n] = m[T_n - 1::-1, n]
         l_both[N + n, :L_n] = l_ext[n, L_n - 1::-1]
     log_p, x, y_rows, exact, lost_rows, log_c = _probability_forward(
-        both, m_both, np.tile(lost, 2), np.tile(lattice, (2, 1)), l_both,
+        both, m_both, np.tile(lost_emission, 2), np.tile(lattice, (2, 1)), l_both,
         np.tile(input_lengths, 2), np.tile(target_lengths, 2), blank)
     alpha = _blocks(x, 2 * N)[:, :N]  # (T, N, L' + 2), 0 at t >= T_n and s >= L'_n
     y_ext = _blocks(y_rows, 2 * N)[:, :N]
-    beta, lost_beta = _unreverse(_blocks(x, 2 * N)[:, N:], input_lengths, target_lengths), \
-        _unreverse(_blocks(lost_rows, 2 * N)[:, N:], input_lengths, target_lengths)
+    beta = _unreverse(_blocks(x, 2 * N)[:, N:], input_lengths, target_lengths)
+    lost_beta = _unreverse(_blocks(lost_rows, 2 * N)[:, N:], input_lengths, target_lengths)
     beta_hat = np.zeros_like(beta)
     np.divide(beta, y_ext, out=beta_hat, where=y_ext > 0)
     post = alpha * beta_hat
@@ -657,7 +657,7 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
         for n, T_n in enumerate(input_lengths):
             c_reversed[:T_n, n] = log_c[T_n - 1::-1, N + n]
         exact |= _certify_pair(_blocks(lost_rows, 2 * N)[:, :N], lost_beta, alpha, beta_hat,
-                               y_ext, total, log_c[:, :N], c_reversed) & ~lost
+                               y_ext, total, log_c[:, :N], c_reversed) & ~lost_emission
     # a frame's values all near underflow: their rounding is not negligible (rare)
     small = ((total < _TINY / _EPS * alpha.shape[2]) & used).any(axis=0) & feasible
     exact &= ~small
