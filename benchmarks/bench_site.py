@@ -1,13 +1,14 @@
 """How soon the built site's widgets appear, beside the page's own milestones.
 
     python benchmarks/bench_site.py [--repeats 5] [--site _build/html] [--pages chapters/05_lstm ...]
-                                    [--latency-ms 0] [--kbps 0] [--cpu-slowdown 1]
+                                    [--latency-ms 0] [--kbps 0] [--cpu-slowdown 1] [--gzip]
 
 Builds nothing. Serves the built site (``make book``; ``RNN_COURSE_SITE`` or ``--site``
-points at another build) from a local HTTP server and opens every page that stores
-widgets in headless chromium (``RNN_COURSE_CHROMIUM``, default /usr/bin/chromium), each
-load in a fresh browser context, so with an empty cache, as on a first visit. Each load
-records, in milliseconds from its own navigation start:
+points at another build) from a local HTTP server, uncompressed or (``--gzip``)
+compressed as static hosts serve it, and opens every page that stores widgets in
+headless chromium (``RNN_COURSE_CHROMIUM``, default /usr/bin/chromium), each load in a
+fresh browser context, so with an empty cache, as on a first visit. Each load records,
+in milliseconds from its own navigation start:
 
 - ``widget``: the first gate explorer or knowledge check in the page (a MutationObserver
   installed before the page's first byte; the same clock as tests/test_site.py);
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gzip
 import http.server
 import os
 import statistics
@@ -77,6 +79,31 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+COMPRESSIBLE = {".html", ".js", ".css", ".svg", ".json", ".txt", ".map"}
+
+
+@functools.cache
+def _gzipped(path: str, mtime: float) -> bytes:
+    return gzip.compress(Path(path).read_bytes(), compresslevel=6)
+
+
+class _Gzip(_Quiet):
+    """Serves text files gzip-compressed when the browser accepts it, as static hosts do."""
+
+    def do_GET(self):
+        path = Path(self.translate_path(self.path))
+        if (path.suffix not in COMPRESSIBLE or not path.is_file()
+                or "gzip" not in self.headers.get("Accept-Encoding", "")):
+            return super().do_GET()
+        body = _gzipped(str(path), path.stat().st_mtime)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 def pages_with_widgets(site: Path) -> list[str]:
     """Pages (relative, no suffix) whose HTML stores widget views, in the book's order."""
     import yaml
@@ -119,6 +146,8 @@ def main():
     parser.add_argument("--latency-ms", type=float, default=0, help="emulated round-trip latency")
     parser.add_argument("--kbps", type=float, default=0, help="emulated bandwidth, kbit/s (0: no limit)")
     parser.add_argument("--cpu-slowdown", type=float, default=1, help="CPU throttling factor")
+    parser.add_argument("--gzip", action="store_true",
+                        help="serve HTML, scripts and styles gzip-compressed, as static hosts do")
     args = parser.parse_args()
     if not (args.site / "index.html").exists():
         raise SystemExit(f"no built site at {args.site}: run `make book` first")
@@ -127,7 +156,7 @@ def main():
     pages = args.pages or pages_with_widgets(args.site)
 
     httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(args.site)))
+        ("127.0.0.1", 0), functools.partial(_Gzip if args.gzip else _Quiet, directory=str(args.site)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
 
@@ -147,6 +176,7 @@ def main():
                   else f"latency {args.latency_ms:g} ms, {args.kbps:g} kbit/s")
     if args.cpu_slowdown != 1:
         conditions += f", CPU {args.cpu_slowdown:g}x slower"
+    conditions += ", gzip" if args.gzip else ", uncompressed"
     print(f"{args.site} — {len(pages)} pages x {args.repeats} cold loads; {conditions}; "
           f"ms from navigation start, median / max")
     head = f"{'page':32}" + "".join(f"{c:>20}" for c in COLUMNS) + f"{'widget < 2 s':>14}"
