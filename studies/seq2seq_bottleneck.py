@@ -10,8 +10,8 @@ sizes of the context vector, H = 16, 32 and 64.
 Training to a plateau: the learning rate runs in cycles of ``CYCLE`` steps, each a full
 half cosine from 0.01 to 0 ("warm restarts", Loshchilov and Hutter), on fresh batches.
 At the end of every cycle, where the rate is 0 and the weights have settled, the model's
-exact match on a validation set of 2000 numbers (not the test numbers) is measured, and
-training stops when a cycle has raised it by less than ``MIN_GAIN`` (or after
+exact match on 2000 validation numbers (drawn separately from the test numbers) is
+measured, and training stops when a cycle has raised it by less than ``MIN_GAIN`` (or after
 ``MAX_CYCLES`` cycles). The test curve (exact match of greedy decoding on chapter 10's 2000
 test numbers, by number of digits) is stored at every cycle end, so the last two curves
 of a run show how much the last cycle still moved it. If the fall with length is the
@@ -108,7 +108,7 @@ def test_pairs(seed=0):
 
 
 def validation_pairs(seed=0):
-    """2000 numbers for the stopping rule, drawn apart from the test numbers."""
+    """2000 numbers for the stopping rule, drawn separately from the test numbers."""
     return sample_pairs(2000, np.random.default_rng(seed + 2), 1, MAX_DIGITS)
 
 
