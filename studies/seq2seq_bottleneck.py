@@ -132,8 +132,8 @@ def train_to_plateau(hidden_size, seed=0, cycle=CYCLE, max_cycles=MAX_CYCLES,
         cycles.append({"steps": cycle * (len(cycles) + 1), "valid_exact_match": valid_overall,
                        "test_exact_match": test_overall, "test_accuracy": test_curve})
         if progress:
-            print(f"H = {hidden_size}, {cycles[-1]['steps']} steps: validation {valid_overall:.4f}, "
-                  f"test by length {test_curve}", flush=True)
+            print(f"H = {hidden_size}, {cycles[-1]['steps']} steps: "
+                  f"validation {valid_overall:.4f}, test by length {test_curve}", flush=True)
         if len(cycles) >= 2 and valid_overall - cycles[-2]["valid_exact_match"] < min_gain:
             break
     plateau = len(cycles) >= 2 and (cycles[-1]["valid_exact_match"]
