@@ -52,7 +52,7 @@ execute: $(STAMP)
 	$(BIN)/python tests/seeds.py --inplace $(CHAPTERS)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab chapters
+	$(BIN)/jupyter lab chapters $(if $(filter 0,$(shell id -u)),--allow-root)
 
 serve:
 	$(BIN)/python -m http.server --directory _build/html 8000
