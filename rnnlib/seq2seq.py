@@ -67,7 +67,30 @@ def _select(state, index):
     return state[:, index]
 
 
-class Encoder(nn.Module):
+class _RNNStructure:
+    """``cell``, ``num_layers`` and ``hidden_size`` of a module's ``self.rnn``.
+
+    The structure is that of the weights: read-only (another cell or size needs new
+    weights, i.e. a new module), read from the RNN so it cannot disagree with it.
+    """
+
+    @property
+    def cell(self):
+        """``"gru"`` or ``"lstm"``."""
+        return _cell_name(self.rnn)
+
+    @property
+    def num_layers(self):
+        """Stacked RNN layers."""
+        return self.rnn.num_layers
+
+    @property
+    def hidden_size(self):
+        """H, hidden units per direction."""
+        return self.rnn.hidden_size
+
+
+class Encoder(_RNNStructure, nn.Module):
     """Embedding and a GRU or LSTM, optionally bidirectional, over padded sources.
 
     Args:
@@ -90,23 +113,6 @@ class Encoder(nn.Module):
         self.embed = nn.Embedding(vocab_size, embed_size, padding_idx=pad_id)
         self.rnn = _rnn_class(cell)(embed_size, hidden_size, num_layers, batch_first=True,
                                     bidirectional=bidirectional, dropout=dropout)
-
-    # The structure is that of the weights: read-only (another cell or size needs new
-    # weights, i.e. a new encoder), read from the RNN so they cannot disagree with it.
-    @property
-    def cell(self):
-        """``"gru"`` or ``"lstm"``."""
-        return _cell_name(self.rnn)
-
-    @property
-    def num_layers(self):
-        """Stacked RNN layers."""
-        return self.rnn.num_layers
-
-    @property
-    def hidden_size(self):
-        """H, hidden units per direction."""
-        return self.rnn.hidden_size
 
     @property
     def output_size(self):
@@ -144,7 +150,7 @@ class Encoder(nn.Module):
         return memory * mask[:, :, None], state, mask
 
 
-class _Decoder(nn.Module):
+class _Decoder(_RNNStructure, nn.Module):
     """Embedding, a GRU or LSTM, and an output layer.
 
     Subclasses define ``step``; ``forward`` runs it over a known input, and a subclass whose
@@ -155,22 +161,6 @@ class _Decoder(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_size)
         self.rnn = _rnn_class(cell)(rnn_input_size, hidden_size, num_layers, batch_first=True)
-
-    # read-only, read from the RNN (as the encoder's)
-    @property
-    def cell(self):
-        """``"gru"`` or ``"lstm"``."""
-        return _cell_name(self.rnn)
-
-    @property
-    def num_layers(self):
-        """Stacked RNN layers."""
-        return self.rnn.num_layers
-
-    @property
-    def hidden_size(self):
-        """H, the hidden units (the encoder's output_size)."""
-        return self.rnn.hidden_size
 
     @property
     def vocab_size(self):
