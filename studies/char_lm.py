@@ -123,8 +123,7 @@ def sample(model, vocab, prompt, n_chars, temperature, seed):
     return prompt + vocab.decode(new_ids)
 
 
-def train(steps, seed=0, progress=True, hidden=HIDDEN, dropout=DROPOUT, lr=LR,
-          weight_decay=0.0):
+def train(steps, seed=0, progress=True, hidden=HIDDEN, dropout=DROPOUT, lr=LR):
     """Train from scratch; return the best model (weights rounded to float16) and a summary.
 
     "Best" is the model with the lowest held-out loss among those scored every
@@ -134,7 +133,7 @@ def train(steps, seed=0, progress=True, hidden=HIDDEN, dropout=DROPOUT, lr=LR,
     vocab, train_ids, valid_ids = data()
     torch.manual_seed(seed)
     model = CharLM(len(vocab), hidden_size=hidden, dropout=dropout)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     generator = torch.Generator().manual_seed(seed)
     curve, losses, start = [], [], time.time()
@@ -161,7 +160,7 @@ def train(steps, seed=0, progress=True, hidden=HIDDEN, dropout=DROPOUT, lr=LR,
     model.eval()
     summary = {
         "settings": {"embed": EMBED, "hidden": hidden, "dropout": dropout, "seq_len": SEQ_LEN,
-                     "batch": BATCH, "lr": lr, "weight_decay": weight_decay,
+                     "batch": BATCH, "lr": lr, "weight_decay": 0.0,
                      "max_norm": MAX_NORM, "steps": steps, "seed": seed,
                      "split": {"block": BLOCK, "every": EVERY}},
         "parameters": sum(p.numel() for p in model.parameters()),
