@@ -123,8 +123,8 @@ def train_to_plateau(hidden_size, seed=0, cycle=CYCLE, max_cycles=MAX_CYCLES,
     rng = np.random.default_rng(seed + 10)
     model = model_for(hidden_size, seed)
     valid, test = validation_pairs(seed), test_pairs(seed)
-    cycles = []
-    while len(cycles) < max_cycles:
+    cycles, plateau = [], False
+    while not plateau and len(cycles) < max_cycles:
         batches = make_batches(cycle * BATCH, rng)[:cycle]
         train_cycle(model, batches, f"H = {hidden_size}, cycle {len(cycles) + 1}", progress)
         _, valid_overall = evaluate(model, valid)
@@ -134,10 +134,7 @@ def train_to_plateau(hidden_size, seed=0, cycle=CYCLE, max_cycles=MAX_CYCLES,
         if progress:
             print(f"H = {hidden_size}, {cycles[-1]['steps']} steps: "
                   f"validation {valid_overall:.4f}, test by length {test_curve}", flush=True)
-        if len(cycles) >= 2 and valid_overall - cycles[-2]["valid_exact_match"] < min_gain:
-            break
-    plateau = len(cycles) >= 2 and (cycles[-1]["valid_exact_match"]
-                                    - cycles[-2]["valid_exact_match"] < min_gain)
+        plateau = len(cycles) >= 2 and valid_overall - cycles[-2]["valid_exact_match"] < min_gain
     return {"hidden_size": hidden_size, "cycle": cycle, "plateau": plateau, "cycles": cycles}
 
 
