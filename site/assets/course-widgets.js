@@ -159,15 +159,15 @@
   // page is parsed (readyState "interactive", before the deferred scripts such as MathJax
   // run and before DOMContentLoaded), drawing them is then only building their elements,
   // and does not queue behind MathJax's start-up.
-  const early = readModels();
-  if (early) {
-    for (const model of early.values()) {
+  const models = readModels();
+  if (models) {
+    for (const model of models.values()) {
       if (model.get("_model_module") === "anywidget" && model.get("_esm")) {
         importModule(model.get("_esm")).catch(() => {}); // a failure is reported when drawn
       }
     }
   }
-  const draw = () => renderAll(early || readModels());
+  const draw = () => renderAll(models);
 
   // Run while the page is parsed: draw as soon as parsing ends, without waiting for the
   // deferred scripts (MathJax, the theme), DOMContentLoaded or load.
