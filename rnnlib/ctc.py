@@ -29,6 +29,8 @@ Decoders (:func:`greedy_decode`, :func:`beam_search`, :func:`prefix_beam_search`
 one sequence's (T, C) log-probabilities and return a list of label ids.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -216,16 +218,19 @@ def _log_sum_exp3(terms, m, out):
     out += m
 
 
-def _recursion(log_y, log_skip, starts):
+def _recursion(log_y, log_skip, starts, x_before=None):
     """The CTC recursion over rows, in log space; returns (x, x_hat), both (T, W).
 
         x_hat_t(j) = x_{t-1}(j) + x_{t-1}(j-1) + [skip_j] x_{t-1}(j-2),    x_t(j) = y_t(j) x_hat_t(j)
 
     log_y: (T, W); log_skip: (W,) log [skip_j]; starts: {t: columns} where a sequence
-    begins at frame t with x_hat_t = 1 (whatever the recursion gave there).
+    begins at frame t with x_hat_t = 1 (whatever the recursion gave there); x_before:
+    (W,) x_{-1}, log 0 everywhere if not given.
     """
     T, W = log_y.shape
     x = np.full((T + 1, W), -np.inf, log_y.dtype)  # row 0: a virtual frame before the first
+    if x_before is not None:
+        x[0] = x_before
     x_hat = np.full((T, W), -np.inf, log_y.dtype)
     # window[t][k, j - 2] = x_{t-1}(j - 2 + k): the three predecessors of every j >= 2
     window = sliding_window_view(x, 3, axis=1).transpose(0, 2, 1)  # (T + 1, 3, W - 2)
@@ -371,8 +376,9 @@ def _emissions(log_probs, input_lengths, lattice):
     Column n C + k of row t is y_t(k) = exp(log y_t(k) - m_t) of sequence n; the last
     column holds 0. Log-probabilities (<= 0, up to rounding) need no scale (m = 0); larger
     values get m_t = the frame's largest, so that y <= 1. y = m = 0 at frames t >= T_n.
-    Also returns lost (N,): some class of sequence n's lattice (``lattice``, (N, C) bool)
-    has a finite log-probability whose y underflows (more than ~708 below m_t).
+    Also returns lost_from (N,): the first frame at which some class of sequence n's
+    lattice (``lattice``, (N, C) bool) has a finite log-probability whose y underflows
+    (more than ~708 below m_t); T if none.
     """
     T, N, C = log_probs.shape
     used = np.arange(T)[:, None] < input_lengths  # (T, N)
@@ -382,15 +388,16 @@ def _emissions(log_probs, input_lengths, lattice):
     if log_probs.max() > 1.0:  # not log-probabilities (or padding at t >= T_n)
         m = np.where(used, log_probs.max(axis=2), 0.0)
         m[np.isneginf(m)] = 0.0
-        log_probs = log_probs - m[:, :, None].astype(log_probs.dtype)  # noqa: (a copy)
-    lost = np.zeros(N, bool)
+        log_probs = log_probs - m[:, :, None]  # a float64 copy
+    lost_from = np.full(N, T)
     if log_probs.min() < np.log(_TINY):  # some y may underflow (or log_probs holds -inf)
         underflow = (log_probs < np.log(_TINY)) & (log_probs > -np.inf) & lattice
-        lost = (underflow & used[:, :, None]).any(axis=(0, 2))
+        lost = (underflow & used[:, :, None]).any(axis=2)  # (T, N)
+        lost_from = np.where(lost.any(axis=0), lost.argmax(axis=0), T)
     with np.errstate(over="ignore", invalid="ignore"):  # frames t >= T_n may hold anything
         np.exp(log_probs.reshape(T, N * C), out=frames[:, :-1], dtype=np.float64)
     frames[:, :-1].reshape(T, N, C)[~used] = 0.0
-    return frames, m, lost
+    return frames, m, lost_from
 
 
 def _probability_rows(frames, l_ext, target_lengths):
@@ -450,21 +457,26 @@ def _lost_variables(x, y, skip):
     return reached & (x[1:] < _TINY) & (y > 0)
 
 
-def _probability_forward(frames, m, lost_emission, lattice, l_ext, input_lengths,
-                         target_lengths, blank):
+_Forward = namedtuple("_Forward", "log_p x y exact lost log_c log_scale inexact_from")
+
+
+def _probability_forward(frames, m, lost_from, lattice, l_ext, input_lengths, target_lengths,
+                         blank):
     """log p(l | x) (N,) from the recursion in probability space, and where it is exact.
 
-    frames, m, lost_emission: from _emissions; lattice: (N, C) bool; l_ext: (N, L').
-    Returns log_p (N,), x (T, W) (rescaled, row layout), y (T, W) in the row layout,
-    exact (N,) (False: compute again in log space), lost (T, W) (see _lost_variables) and
-    log c (T, N) (see _rescaled_recursion).
+    frames, m, lost_from: from _emissions; lattice: (N, C) bool; l_ext: (N, L').
+    Returns a _Forward: log_p (N,); x (T + 1, W) (see _rescaled_recursion); y (T, W) in
+    the row layout; exact (N,) (False: compute again in log space); lost (T, W) (see
+    _lost_variables); log c (T, N) (see _rescaled_recursion); log_scale (T, N), with
+    log alpha_t = log x_t + log_scale_t; inexact_from (N,), the first frame at which a
+    variable or an emission was lost (T if none): alpha is exact before it.
     """
     T, N = m.shape
     y_rows = _probability_rows(frames, l_ext, target_lengths)
     skip = np.zeros(y_rows.shape[1])
     _blocks(skip, N)[:, 2:] = _skip_allowed(l_ext, blank)
     x, log_c = _rescaled_recursion(y_rows, skip, N)
-    log_scale = np.cumsum(m + log_c, axis=0)  # (T, N): log alpha_t = log x_t + log_scale_t
+    log_scale = np.cumsum(m + log_c, axis=0)  # (T, N)
     width = l_ext.shape[1] + 2
     last = np.arange(N) * width + 2 + 2 * target_lengths  # column of node L'_n - 1
     end = x[input_lengths, last] + x[input_lengths, last - 1]  # row T_n of x is x_{T_n - 1}
@@ -472,11 +484,15 @@ def _probability_forward(frames, m, lost_emission, lattice, l_ext, input_lengths
         log_p = log_scale[input_lengths - 1, np.arange(N)] + np.log(end)
     lost = _lost_variables(x, y_rows, skip)  # (T, W)
     count = _blocks(lost, N).sum(axis=2)      # (T, N)
-    exact = ~lost_emission
+    exact = lost_from == T
+    inexact_from = lost_from
     if count.any():
         y = frames[:, :-1].reshape(T, N, -1)
-        exact &= _certify(count, log_scale, log_c, log_p, y, m, lattice, input_lengths)
-    return log_p, x[1:], y_rows, exact, lost, log_c
+        lost_any = count.any(axis=0)
+        exact &= ~lost_any | _certify(count, log_scale, log_c, log_p, y, m, lattice,
+                                      input_lengths)
+        inexact_from = np.minimum(lost_from, np.where(lost_any, (count > 0).argmax(axis=0), T))
+    return _Forward(log_p, x, y_rows, exact, lost, log_c, log_scale, inexact_from)
 
 
 def _lattice_classes(l_ext, C):
@@ -536,18 +552,15 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
         raise ValueError(f"reduction: expected 'none', 'sum' or 'mean', got {reduction!r}")
     log_probs, targets, input_lengths, target_lengths = _check_inputs(
         log_probs, targets, input_lengths, target_lengths, blank)
-    if log_probs.dtype == np.float64:  # probability space (see the section's comment)
-        l_ext = extend_target(targets, blank)  # (N, L')
-        lattice = _lattice_classes(l_ext, log_probs.shape[2])
-        log_p, _, _, exact, _, _ = _probability_forward(
-            *_emissions(log_probs, input_lengths, lattice), lattice, l_ext, input_lengths,
-            target_lengths, blank)
-    else:  # float32 and below: log space in that dtype
-        log_p = _log_space_log_p(log_probs, targets, input_lengths, target_lengths, blank)
-        exact = np.ones(len(log_p), bool)
-    if not exact.all():  # lost paths or emissions: those sequences again, in log space
-        log_p[~exact] = _log_space_log_p(log_probs[:, ~exact], targets[~exact],
-                                         input_lengths[~exact], target_lengths[~exact], blank)
+    l_ext = extend_target(targets, blank)  # (N, L')
+    lattice = _lattice_classes(l_ext, log_probs.shape[2])
+    forward = _probability_forward(*_emissions(log_probs, input_lengths, lattice), lattice,
+                                   l_ext, input_lengths, target_lengths, blank)
+    log_p = forward.log_p
+    if not forward.exact.all():  # lost paths or emissions: those sequences in log space
+        redo = ~forward.exact
+        log_p[redo] = _log_space_restart(log_probs, targets, input_lengths, target_lengths,
+                                         blank, redo, forward)
     loss = -log_p
     if zero_infinity:
         loss = np.where(np.isinf(loss), 0.0, loss)
@@ -628,7 +641,8 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
     T, N, C = log_probs.shape
     l_ext = extend_target(targets, blank)  # (N, L')
     lattice = _lattice_classes(l_ext, C)
-    frames, m, lost_emission = _emissions(log_probs, input_lengths, lattice)
+    frames, m, lost_from = _emissions(log_probs, input_lengths, lattice)
+    lost_emission = lost_from < T
     both = np.zeros((T, 2 * N * C + 1))  # frames of the N sequences, then of the reversed
     both[:, :N * C] = frames[:, :-1]
     m_both, l_both = np.concatenate([m, m], axis=1), np.concatenate([l_ext, l_ext])
@@ -638,9 +652,10 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
         m_both[:, N + n] = 0.0
         m_both[:T_n, N + n] = m[T_n - 1::-1, n]
         l_both[N + n, :L_n] = l_ext[n, L_n - 1::-1]
-    log_p, x, y_rows, exact, lost_rows, log_c = _probability_forward(
-        both, m_both, np.tile(lost_emission, 2), np.tile(lattice, (2, 1)), l_both,
+    log_p, x, y_rows, exact, lost_rows, log_c, _, _ = _probability_forward(
+        both, m_both, np.tile(lost_from, 2), np.tile(lattice, (2, 1)), l_both,
         np.tile(input_lengths, 2), np.tile(target_lengths, 2), blank)
+    x = x[1:]
     alpha = _blocks(x, 2 * N)[:, :N]  # (T, N, L' + 2), 0 at t >= T_n and s >= L'_n
     y_ext = _blocks(y_rows, 2 * N)[:, :N]
     beta = _unreverse(_blocks(x, 2 * N)[:, N:], input_lengths, target_lengths)
@@ -706,11 +721,22 @@ def _certify_pair(lost_alpha, lost_beta, alpha, beta_hat, y, total, log_c, log_c
     return ~interact & (error < _EPS)
 
 
-def _log_space_log_p(log_probs, targets, input_lengths, target_lengths, blank):
-    """log p(l | x) (N,) by the log-space recursion."""
-    N = log_probs.shape[1]
-    log_y, log_skip = _lattice(log_probs, targets, blank)
-    return _log_p(_log_alpha(log_y, log_skip, N), N, input_lengths, target_lengths)
+def _log_space_restart(log_probs, targets, input_lengths, target_lengths, blank, redo, forward):
+    """log p(l | x) of the sequences ``redo`` ((N,) bool) by the log-space recursion.
+
+    It starts at t0, the first frame at which one of them lost a variable or an emission
+    in probability space (``forward``, a _Forward): alpha_{t0 - 1} is exact there.
+    """
+    N, n = len(redo), int(redo.sum())
+    t0 = int(forward.inexact_from[redo].min())
+    with np.errstate(divide="ignore"):
+        before = np.log(_blocks(forward.x[t0], N)[redo])  # (n, L' + 2); row t0 is x_{t0 - 1}
+    if t0 > 0:
+        before += forward.log_scale[t0 - 1, redo][:, None]
+    before = np.append(before, [-np.inf, -np.inf]).astype(log_probs.dtype)
+    log_y, log_skip = _lattice(log_probs[t0:, redo], targets[redo], blank)
+    alpha, _ = _recursion(log_y, log_skip, {}, before)
+    return _log_p(alpha, n, input_lengths[redo] - t0, target_lengths[redo])
 
 
 def _log_space_posteriors(log_probs, targets, input_lengths, target_lengths, blank):

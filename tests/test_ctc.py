@@ -189,7 +189,7 @@ def probability_space_exact(log_probs, targets, input_lengths, target_lengths):
     l_ext = ctc.extend_target(args[1])
     lattice = ctc._lattice_classes(l_ext, args[0].shape[2])
     return ctc._probability_forward(*ctc._emissions(args[0], args[2], lattice), lattice, l_ext,
-                                    args[2], args[3], 0)[3]
+                                    args[2], args[3], 0).exact
 
 
 def assert_equal_pytorch(z, targets, input_lengths, target_lengths):
@@ -224,9 +224,9 @@ def test_lost_paths_bounded_and_negligible():
     args = ctc._check_inputs(log_softmax(z), targets, input_lengths, target_lengths, 0)
     l_ext = ctc.extend_target(args[1])
     lattice = ctc._lattice_classes(l_ext, C)
-    _, _, _, exact, lost, _ = ctc._probability_forward(
+    forward = ctc._probability_forward(
         *ctc._emissions(args[0], args[2], lattice), lattice, l_ext, args[2], args[3], 0)
-    assert ctc._blocks(lost, N).sum(axis=(0, 2))[:3].min() > 0 and exact.all()
+    assert ctc._blocks(forward.lost, N).sum(axis=(0, 2))[:3].min() > 0 and forward.exact.all()
     assert ctc._probability_posteriors(*args, 0)[2].all()
     assert_equal_pytorch(z, targets, input_lengths, target_lengths)
 
@@ -268,6 +268,64 @@ def test_variables_subnormal_at_a_rescaling_frame():
     assert not probability_space_exact(log_softmax(z), targets, input_lengths,
                                        target_lengths)[0]
     assert_equal_pytorch(z, targets, input_lengths, target_lengths)
+
+
+def log_space_loss(log_probs, targets, input_lengths, target_lengths):
+    """-log p by the log-space recursion over all frames, in float64 (the reference)."""
+    args = ctc._check_inputs(log_probs, targets, input_lengths, target_lengths, 0)
+    N = args[0].shape[1]
+    log_y, log_skip = ctc._lattice(args[0].astype(np.float64), args[1], 0)
+    return -ctc._log_p(ctc._log_alpha(log_y, log_skip, N), N, args[2], args[3])
+
+
+def test_log_space_restarts_at_the_first_loss():
+    # wide logits (x 100): variables underflow from the first frames, a few at first and
+    # more later; the sequences that need log space restart from the first lost frame
+    rng = np.random.default_rng(3)
+    T, N, C, S = 120, 3, 7, 25
+    z = rng.normal(size=(T, N, C)) * 100
+    targets = rng.integers(1, C, size=(N, S))
+    input_lengths, target_lengths = np.array([T, 100, 110]), np.array([S, 20, 15])
+    lp = log_softmax(z)
+    args = ctc._check_inputs(lp, targets, input_lengths, target_lengths, 0)
+    l_ext = ctc.extend_target(args[1])
+    lattice = ctc._lattice_classes(l_ext, C)
+    forward = ctc._probability_forward(
+        *ctc._emissions(args[0], args[2], lattice), lattice, l_ext, args[2], args[3], 0)
+    lost = ctc._blocks(forward.lost, N).sum(axis=2)  # (T, N)
+    first = (lost > 0).argmax(axis=0)
+    assert not forward.exact.any() and (lost.argmax(axis=0) != first).all()
+    np.testing.assert_array_equal(forward.inexact_from, first)
+    expected = log_space_loss(lp, targets, input_lengths, target_lengths)
+    for dtype, rtol in ((np.float64, 1e-12), (np.float32, 1e-6)):
+        loss = ctc_loss(lp.astype(dtype), targets, input_lengths, target_lengths,
+                        reduction="none")
+        np.testing.assert_allclose(loss, expected, rtol=rtol)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_batches_equal_log_space(seed):
+    # lengths, classes, targets, logit scales (x 1 to x 100), dominant blanks and -inf
+    # entries drawn at random: ctc_loss equals the log-space recursion in both dtypes
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        T, N, C = int(rng.integers(1, 300)), int(rng.integers(1, 5)), int(rng.integers(2, 10))
+        S = int(rng.integers(0, min(T, 30) + 1))
+        z = rng.normal(size=(T, N, C)) * rng.choice([1, 3, 10, 30, 100])
+        z[:, :, 0] += rng.choice([0, 0, 5, 50])
+        lp = log_softmax(z)
+        if rng.random() < 0.2:
+            lp[rng.random(lp.shape) < 0.05] = -np.inf
+        targets = rng.integers(1, C, size=(N, S))
+        input_lengths = rng.integers(max(1, T // 2), T + 1, size=N)
+        target_lengths = rng.integers(0, S + 1, size=N)
+        for dtype, rtol in ((np.float64, 1e-12), (np.float32, 1e-6)):
+            x = lp.astype(dtype)
+            expected = log_space_loss(x, targets, input_lengths, target_lengths)
+            loss = ctc_loss(x, targets, input_lengths, target_lengths, reduction="none")
+            np.testing.assert_array_equal(np.isinf(loss), np.isinf(expected))
+            finite = np.isfinite(expected)
+            np.testing.assert_allclose(loss[finite], expected[finite], rtol=rtol)
 
 
 def test_emission_underflow_and_minus_infinity():
