@@ -378,7 +378,8 @@ def _emissions(log_probs, input_lengths, lattice):
     values get m_t = the frame's largest, so that y <= 1. y = m = 0 at frames t >= T_n.
     Also returns lost_from (N,): the first frame at which some class of sequence n's
     lattice (``lattice``, (N, C) bool) has a finite log-probability whose y underflows
-    (more than ~708 below m_t); T if none.
+    (more than ~708 below m_t); T if none; and zeros: whether some y may be 0 at a frame
+    t < T_n (-inf or underflow).
     """
     T, N, C = log_probs.shape
     used = np.arange(T)[:, None] < input_lengths  # (T, N)
@@ -390,14 +391,15 @@ def _emissions(log_probs, input_lengths, lattice):
         m[np.isneginf(m)] = 0.0
         log_probs = log_probs - m[:, :, None]  # a float64 copy
     lost_from = np.full(N, T)
-    if log_probs.min() < np.log(_TINY):  # some y may underflow (or log_probs holds -inf)
+    zeros = log_probs.min() < np.log(_TINY)
+    if zeros:  # some y may underflow (or log_probs holds -inf)
         underflow = (log_probs < np.log(_TINY)) & (log_probs > -np.inf) & lattice
         lost = (underflow & used[:, :, None]).any(axis=2)  # (T, N)
         lost_from = np.where(lost.any(axis=0), lost.argmax(axis=0), T)
     with np.errstate(over="ignore", invalid="ignore"):  # frames t >= T_n may hold anything
         np.exp(log_probs.reshape(T, N * C), out=frames[:, :-1], dtype=np.float64)
     frames[:, :-1].reshape(T, N, C)[~used] = 0.0
-    return frames, m, lost_from
+    return frames, m, lost_from, zeros
 
 
 def _probability_rows(frames, l_ext, target_lengths):
@@ -445,26 +447,32 @@ def _rescaled_recursion(y, skip, N):
     return x, np.log(c)
 
 
-def _lost_variables(x, y, skip):
-    """(T, W) bool: x_t(j) is 0 or subnormal although x_hat_t(j) > 0 and y_t(j) > 0.
+def _lost_variables(x, skip, positive):
+    """(T, W) bool: x_t(j) is 0 or subnormal although a predecessor in x_{t-1} is normal
+    and y_t(j) > 0.
 
-    x: (T + 1, W) as returned by _rescaled_recursion; y: (T, W); skip: (W,).
+    x: (T + 1, W) as returned by _rescaled_recursion; skip: (W,); positive: (W,) or
+    (T, W) bool, where y_t(j) > 0. A variable fed only by lost ones is not lost again:
+    the bound on a lost variable's share covers every path through it.
     """
-    before = x[:-1] > 0                         # x_{t-1}(j) > 0
-    reached = before.copy()                     # x_hat_t(j) > 0
+    small = x < _TINY
+    before = ~small[:-1]                        # x_{t-1}(j) normal
+    reached = before.copy()
     reached[:, 1:] |= before[:, :-1]
     reached[:, 2:] |= before[:, :-2] & (skip[2:] > 0)
-    return reached & (x[1:] < _TINY) & (y > 0)
+    reached &= small[1:]
+    reached &= positive
+    return reached
 
 
 _Forward = namedtuple("_Forward", "log_p x y exact lost log_c log_scale inexact_from")
 
 
-def _probability_forward(frames, m, lost_from, lattice, l_ext, input_lengths, target_lengths,
-                         blank):
+def _probability_forward(frames, m, lost_from, zeros, lattice, l_ext, input_lengths,
+                         target_lengths, blank):
     """log p(l | x) (N,) from the recursion in probability space, and where it is exact.
 
-    frames, m, lost_from: from _emissions; lattice: (N, C) bool; l_ext: (N, L').
+    frames, m, lost_from, zeros: from _emissions; lattice: (N, C) bool; l_ext: (N, L').
     Returns a _Forward: log_p (N,); x (T + 1, W) (see _rescaled_recursion); y (T, W) in
     the row layout; exact (N,) (False: compute again in log space); lost (T, W) (see
     _lost_variables); log c (T, N) (see _rescaled_recursion); log_scale (T, N), with
@@ -482,7 +490,13 @@ def _probability_forward(frames, m, lost_from, lattice, l_ext, input_lengths, ta
     end = x[input_lengths, last] + x[input_lengths, last - 1]  # row T_n of x is x_{T_n - 1}
     with np.errstate(divide="ignore"):
         log_p = log_scale[input_lengths - 1, np.arange(N)] + np.log(end)
-    lost = _lost_variables(x, y_rows, skip)  # (T, W)
+    if zeros:  # y_t(j) > 0 read from y
+        lost = _lost_variables(x, skip, y_rows > 0)  # (T, W)
+    else:  # y_t(j) > 0 at the nodes s < L'_n of frames t < T_n
+        nodes = np.zeros(y_rows.shape[1], bool)
+        _blocks(nodes, N)[:, 2:] = np.arange(l_ext.shape[1]) < 2 * target_lengths[:, None] + 1
+        lost = _lost_variables(x, skip, nodes)
+        _blocks(lost, N)[np.arange(T)[:, None] >= input_lengths] = False
     count = _blocks(lost, N).sum(axis=2)      # (T, N)
     exact = lost_from == T
     inexact_from = lost_from
@@ -641,7 +655,7 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
     T, N, C = log_probs.shape
     l_ext = extend_target(targets, blank)  # (N, L')
     lattice = _lattice_classes(l_ext, C)
-    frames, m, lost_from = _emissions(log_probs, input_lengths, lattice)
+    frames, m, lost_from, zeros = _emissions(log_probs, input_lengths, lattice)
     lost_emission = lost_from < T
     both = np.zeros((T, 2 * N * C + 1))  # frames of the N sequences, then of the reversed
     both[:, :N * C] = frames[:, :-1]
@@ -653,7 +667,7 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
         m_both[:T_n, N + n] = m[T_n - 1::-1, n]
         l_both[N + n, :L_n] = l_ext[n, L_n - 1::-1]
     log_p, x, y_rows, exact, lost_rows, log_c, _, _ = _probability_forward(
-        both, m_both, np.tile(lost_from, 2), np.tile(lattice, (2, 1)), l_both,
+        both, m_both, np.tile(lost_from, 2), zeros, np.tile(lattice, (2, 1)), l_both,
         np.tile(input_lengths, 2), np.tile(target_lengths, 2), blank)
     x = x[1:]
     alpha = _blocks(x, 2 * N)[:, :N]  # (T, N, L' + 2), 0 at t >= T_n and s >= L'_n
