@@ -67,7 +67,8 @@ def _ignore_unused_frames(log_probs, input_lengths):
     Frames past a sequence's length are padding and, as in PyTorch, may hold anything
     (NaN included). Zeroing them (in a copy) keeps such values out of the lattice.
     """
-    if not np.isnan(log_probs).any() and not (log_probs == np.inf).any():
+    largest = log_probs.max()  # NaN if any is NaN
+    if not np.isnan(largest) and largest < np.inf:
         return log_probs                          # -inf is a valid log-probability
     used = np.arange(len(log_probs))[:, None] < input_lengths  # (T, N)
     bad = np.argwhere((np.isnan(log_probs) | (log_probs == np.inf)) & used[:, :, None])
@@ -497,10 +498,10 @@ def _probability_forward(frames, m, lost_from, zeros, lattice, l_ext, input_leng
         _blocks(nodes, N)[:, 2:] = np.arange(l_ext.shape[1]) < 2 * target_lengths[:, None] + 1
         lost = _lost_variables(x, skip, nodes)
         _blocks(lost, N)[np.arange(T)[:, None] >= input_lengths] = False
-    count = _blocks(lost, N).sum(axis=2)      # (T, N)
     exact = lost_from == T
     inexact_from = lost_from
-    if count.any():
+    if lost.any():
+        count = _blocks(lost, N).sum(axis=2)  # (T, N)
         y = frames[:, :-1].reshape(T, N, -1)
         lost_any = count.any(axis=0)
         exact &= ~lost_any | _certify(count, log_scale, log_c, log_p, y, m, lattice,
