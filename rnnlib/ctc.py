@@ -403,31 +403,50 @@ def _emissions(log_probs, input_lengths, lattice):
     return frames, m, lost_from, zeros
 
 
-def _probability_rows(frames, l_ext, target_lengths):
-    """y_t(l'_s) in the row layout, (T, W): 0 at guards and at nodes s >= L'_n = 2 S_n + 1."""
+def _row_columns(l_ext, target_lengths, C):
+    """(W,): the column of frames (T, N C + 1) read by each entry of the row layout.
+
+    Node s of sequence n reads column n C + l'_s; guards and nodes s >= L'_n = 2 S_n + 1
+    read column N C, which holds 0.
+    """
     N, L = l_ext.shape
-    C = (frames.shape[1] - 1) // N
     nodes = np.arange(L) < 2 * target_lengths[:, None] + 1  # (N, L')
-    column = np.full((N, L + 2), N * C)                     # column N C of frames holds 0
+    column = np.full((N, L + 2), N * C)
     column[:, 2:] = np.where(nodes, np.arange(N)[:, None] * C + l_ext, N * C)
-    return frames.take(np.append(column, [N * C, N * C]), axis=1)
+    return np.append(column, [N * C, N * C])
 
 
-def _rescaled_recursion(y, skip, N):
-    """The recursion in probability space: x (T + 1, W) and log c (T, N).
+def _skip_row(l_ext, blank):
+    """(W,) float: 1.0 where a path may enter j from j - 2 (skip_s), else 0."""
+    N = len(l_ext)
+    skip = np.zeros(N * (l_ext.shape[1] + 2) + 2)
+    _blocks(skip, N)[:, 2:] = _skip_allowed(l_ext, blank)
+    return skip
+
+
+def _start(rows, W, N):
+    """An array (rows, W) for x whose row 0 is x_{-1}: 1 at node 0 of each sequence, else 0.
+
+    Its first two columns (guards) are 0 in every row; the recursion writes the others.
+    """
+    x = np.empty((rows, W))
+    x[0] = 0.0
+    _blocks(x[0], N)[:, 2] = 1.0
+    x[1:, :2] = 0.0
+    return x
+
+
+def _rescaled_recursion(y, skip, N, x):
+    """The recursion in probability space over the rows of y: fills x[1:], returns log c (T, N).
 
         x_hat_t(j) = x_{t-1}(j) + x_{t-1}(j-1) + [skip_j] x_{t-1}(j-2),    x_t(j) = y_t(j) x_hat_t(j)
 
-    y: (T, W) emission probabilities in the row layout; skip: (W,) 1.0 where a path may
-    enter j from j - 2, else 0. Row 0 of x is x_{-1}: 1 at node 0 of each sequence, so
-    x_hat_0 is 1 at nodes 0 and 1; row t + 1 is x_t. Every _RESCALE_EVERY frames each
-    sequence's x_t is divided by its sum c_t (c_t = 1 at the other frames).
+    y: (T, W) emission probabilities in the row layout; skip: (W,) (see _skip_row);
+    x: (T + 1, W) whose row 0 holds x_{t-1} of the first row of y (see _start), and row
+    t + 1 receives x_t. Every _RESCALE_EVERY rows each sequence's x_t is divided by its
+    sum c_t (c_t = 1 at the other rows).
     """
     T, W = y.shape
-    x = np.empty((T + 1, W))
-    x[0] = 0.0
-    _blocks(x[0], N)[:, 2] = 1.0
-    x[1:, :2] = 0.0  # the first two guards (the recursion writes columns j >= 2)
     c = np.ones((T, N))
     skip, jump = skip[2:], np.empty(W - 2)
     # row t of these views: x_{t-1}(j), x_{t-1}(j-1), x_{t-1}(j-2) for the columns j >= 2
@@ -445,14 +464,14 @@ def _rescaled_recursion(y, skip, N):
             np.add.reduce(x_t_blocks, axis=1, out=c_t)
             np.maximum(c_t, _TINY, out=c_t)  # a sequence without any path left: c_t = 0
             x_t_blocks /= c_t[:, None]
-    return x, np.log(c)
+    return np.log(c)
 
 
 def _lost_variables(x, skip, positive):
     """(T, W) bool: x_t(j) is 0 or subnormal although a predecessor in x_{t-1} is normal
     and y_t(j) > 0.
 
-    x: (T + 1, W) as returned by _rescaled_recursion; skip: (W,); positive: (W,) or
+    x: (T + 1, W) as filled by _rescaled_recursion; skip: (W,); positive: (W,) or
     (T, W) bool, where y_t(j) > 0. A variable fed only by lost ones is not lost again:
     the bound on a lost variable's share covers every path through it.
     """
@@ -466,48 +485,125 @@ def _lost_variables(x, skip, positive):
     return reached
 
 
-_Forward = namedtuple("_Forward", "log_p x y exact lost log_c log_scale inexact_from")
+def _lost_rows(x, y, skip, nodes, used, zeros):
+    """_lost_variables (T, W) of rows x (T + 1, W), y (T, W).
+
+    nodes: (W,) bool, the nodes s < L'_n; used: (T, N) bool, frames t < T_n; zeros: some
+    emission may be 0 (from _emissions): then y_t(j) > 0 is read from y, else y_t(j) > 0
+    exactly at the nodes of used frames.
+    """
+    if zeros:
+        return _lost_variables(x, skip, y > 0)
+    lost = _lost_variables(x, skip, nodes)
+    _blocks(lost, used.shape[1])[~used] = False
+    return lost
+
+
+def _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice, input_lengths):
+    """exact (N,): p needs no log space; inexact_from (N,): the first frame at which a
+    variable or an emission was lost (T if none), before which alpha is exact.
+
+    count: (T, N) lost variables per frame; the others as in _probability_forward.
+    """
+    T, N = count.shape
+    exact = lost_from == T
+    inexact_from = lost_from
+    lost_any = count.any(axis=0)
+    if lost_any.any():
+        y = frames[:, :-1].reshape(T, N, -1)
+        exact &= ~lost_any | _certify(count, log_scale, log_c, log_p, y, m, lattice,
+                                      input_lengths)
+        inexact_from = np.minimum(lost_from, np.where(lost_any, (count > 0).argmax(axis=0), T))
+    return exact, inexact_from
+
+
+def _nodes_row(l_ext, target_lengths):
+    """(W,) bool: the nodes s < L'_n of each sequence in the row layout."""
+    N = len(l_ext)
+    nodes = np.zeros(N * (l_ext.shape[1] + 2) + 2, bool)
+    _blocks(nodes, N)[:, 2:] = np.arange(l_ext.shape[1]) < 2 * target_lengths[:, None] + 1
+    return nodes
+
+
+def _last_nodes(l_ext, target_lengths):
+    """(N,): the column of node L'_n - 1 of each sequence in the row layout."""
+    return np.arange(len(l_ext)) * (l_ext.shape[1] + 2) + 2 + 2 * target_lengths
+
+
+_Forward = namedtuple("_Forward", "log_p x y exact lost log_c")
 
 
 def _probability_forward(frames, m, lost_from, zeros, lattice, l_ext, input_lengths,
                          target_lengths, blank):
-    """log p(l | x) (N,) from the recursion in probability space, and where it is exact.
+    """log p(l | x) (N,) from the recursion in probability space, keeping every frame.
 
     frames, m, lost_from, zeros: from _emissions; lattice: (N, C) bool; l_ext: (N, L').
-    Returns a _Forward: log_p (N,); x (T + 1, W) (see _rescaled_recursion); y (T, W) in
-    the row layout; exact (N,) (False: compute again in log space); lost (T, W) (see
-    _lost_variables); log c (T, N) (see _rescaled_recursion); log_scale (T, N), with
-    log alpha_t = log x_t + log_scale_t; inexact_from (N,), the first frame at which a
-    variable or an emission was lost (T if none): alpha is exact before it.
+    Returns a _Forward: log_p (N,); x (T, W), rescaled, row t is x_t; y (T, W) in the row
+    layout; exact (N,) (False: compute again in log space); lost (T, W) (see
+    _lost_variables); log c (T, N) (see _rescaled_recursion).
     """
     T, N = m.shape
-    y_rows = _probability_rows(frames, l_ext, target_lengths)
-    skip = np.zeros(y_rows.shape[1])
-    _blocks(skip, N)[:, 2:] = _skip_allowed(l_ext, blank)
-    x, log_c = _rescaled_recursion(y_rows, skip, N)
-    log_scale = np.cumsum(m + log_c, axis=0)  # (T, N)
-    width = l_ext.shape[1] + 2
-    last = np.arange(N) * width + 2 + 2 * target_lengths  # column of node L'_n - 1
+    C = (frames.shape[1] - 1) // N
+    y = frames.take(_row_columns(l_ext, target_lengths, C), axis=1)  # (T, W)
+    skip = _skip_row(l_ext, blank)
+    x = _start(T + 1, y.shape[1], N)
+    log_c = _rescaled_recursion(y, skip, N, x)
+    log_scale = np.cumsum(m + log_c, axis=0)  # (T, N): log alpha_t = log x_t + log_scale_t
+    last = _last_nodes(l_ext, target_lengths)
     end = x[input_lengths, last] + x[input_lengths, last - 1]  # row T_n of x is x_{T_n - 1}
     with np.errstate(divide="ignore"):
         log_p = log_scale[input_lengths - 1, np.arange(N)] + np.log(end)
-    if zeros:  # y_t(j) > 0 read from y
-        lost = _lost_variables(x, skip, y_rows > 0)  # (T, W)
-    else:  # y_t(j) > 0 at the nodes s < L'_n of frames t < T_n
-        nodes = np.zeros(y_rows.shape[1], bool)
-        _blocks(nodes, N)[:, 2:] = np.arange(l_ext.shape[1]) < 2 * target_lengths[:, None] + 1
-        lost = _lost_variables(x, skip, nodes)
-        _blocks(lost, N)[np.arange(T)[:, None] >= input_lengths] = False
-    exact = lost_from == T
-    inexact_from = lost_from
-    if lost.any():
-        count = _blocks(lost, N).sum(axis=2)  # (T, N)
-        y = frames[:, :-1].reshape(T, N, -1)
-        lost_any = count.any(axis=0)
-        exact &= ~lost_any | _certify(count, log_scale, log_c, log_p, y, m, lattice,
-                                      input_lengths)
-        inexact_from = np.minimum(lost_from, np.where(lost_any, (count > 0).argmax(axis=0), T))
-    return _Forward(log_p, x, y_rows, exact, lost, log_c, log_scale, inexact_from)
+    used = np.arange(T)[:, None] < input_lengths
+    lost = _lost_rows(x, y, skip, _nodes_row(l_ext, target_lengths), used, zeros)
+    count = _blocks(lost, N).sum(axis=2) if lost.any() else np.zeros((T, N), int)
+    exact, _ = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice,
+                          input_lengths)
+    return _Forward(log_p, x[1:], y, exact, lost, log_c)
+
+
+_CHUNK = 64  # frames per chunk in _probability_log_p (a multiple of _RESCALE_EVERY)
+
+
+def _probability_log_p(frames, m, lost_from, zeros, lattice, l_ext, input_lengths,
+                       target_lengths, blank):
+    """log p(l | x) (N,) as _probability_forward, _CHUNK frames at a time.
+
+    Only a chunk of x and y is in memory (arrays of T x W are slow to allocate and to
+    read again). Returns log_p (N,), exact (N,), inexact_from (N,) (see _exactness),
+    log_scale (T, N), and t_0 with x_{t_0 - 1} (W,): t_0 is the first frame at which any
+    sequence lost a variable or an emission (T if none), so x_{t_0 - 1} is exact.
+    """
+    T, N = m.shape
+    C = (frames.shape[1] - 1) // N
+    column = _row_columns(l_ext, target_lengths, C)
+    W = len(column)
+    skip, nodes = _skip_row(l_ext, blank), _nodes_row(l_ext, target_lengths)
+    used = np.arange(T)[:, None] < input_lengths
+    last = _last_nodes(l_ext, target_lengths)
+    x, y = _start(_CHUNK + 1, W, N), np.empty((_CHUNK, W))
+    log_c, count = np.empty((T, N)), np.zeros((T, N), int)
+    end = np.zeros(N)
+    t_0, x_before = int(lost_from.min()), None
+    for t in range(0, T, _CHUNK):
+        rows = min(_CHUNK, T - t)
+        frames[t:t + rows].take(column, axis=1, out=y[:rows])
+        log_c[t:t + rows] = _rescaled_recursion(y[:rows], skip, N, x[:rows + 1])
+        lost = _lost_rows(x[:rows + 1], y[:rows], skip, nodes, used[t:t + rows], zeros)
+        if lost.any():
+            count[t:t + rows] = _blocks(lost, N).sum(axis=2)
+            t_0 = min(t_0, t + int(lost.any(axis=1).argmax()))
+        if x_before is None and t_0 < t + rows:
+            x_before = x[t_0 - t].copy()  # row r of x is x_{t + r - 1}
+        ending = (t < input_lengths) & (input_lengths <= t + rows)
+        row = input_lengths[ending] - t  # row T_n - t of x is x_{T_n - 1}
+        end[ending] = x[row, last[ending]] + x[row, last[ending] - 1]
+        x[0] = x[rows]
+    log_scale = np.cumsum(m + log_c, axis=0)  # (T, N): log alpha_t = log x_t + log_scale_t
+    with np.errstate(divide="ignore"):
+        log_p = log_scale[input_lengths - 1, np.arange(N)] + np.log(end)
+    exact, inexact_from = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m,
+                                     lattice, input_lengths)
+    return log_p, exact, inexact_from, log_scale, t_0, x_before
 
 
 def _lattice_classes(l_ext, C):
@@ -569,13 +665,12 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
         log_probs, targets, input_lengths, target_lengths, blank)
     l_ext = extend_target(targets, blank)  # (N, L')
     lattice = _lattice_classes(l_ext, log_probs.shape[2])
-    forward = _probability_forward(*_emissions(log_probs, input_lengths, lattice), lattice,
-                                   l_ext, input_lengths, target_lengths, blank)
-    log_p = forward.log_p
-    if not forward.exact.all():  # lost paths or emissions: those sequences in log space
-        redo = ~forward.exact
-        log_p[redo] = _log_space_restart(log_probs, targets, input_lengths, target_lengths,
-                                         blank, redo, forward)
+    log_p, exact, _, log_scale, t_0, x_before = _probability_log_p(
+        *_emissions(log_probs, input_lengths, lattice), lattice, l_ext, input_lengths,
+        target_lengths, blank)
+    if not exact.all():  # lost paths or emissions: those sequences in log space from t_0
+        log_p[~exact] = _log_space_restart(log_probs, targets, input_lengths, target_lengths,
+                                           blank, ~exact, t_0, x_before, log_scale)
     loss = -log_p
     if zero_infinity:
         loss = np.where(np.isinf(loss), 0.0, loss)
@@ -667,10 +762,9 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
         m_both[:, N + n] = 0.0
         m_both[:T_n, N + n] = m[T_n - 1::-1, n]
         l_both[N + n, :L_n] = l_ext[n, L_n - 1::-1]
-    log_p, x, y_rows, exact, lost_rows, log_c, _, _ = _probability_forward(
+    log_p, x, y_rows, exact, lost_rows, log_c = _probability_forward(
         both, m_both, np.tile(lost_from, 2), zeros, np.tile(lattice, (2, 1)), l_both,
         np.tile(input_lengths, 2), np.tile(target_lengths, 2), blank)
-    x = x[1:]
     alpha = _blocks(x, 2 * N)[:, :N]  # (T, N, L' + 2), 0 at t >= T_n and s >= L'_n
     y_ext = _blocks(y_rows, 2 * N)[:, :N]
     beta = _unreverse(_blocks(x, 2 * N)[:, N:], input_lengths, target_lengths)
@@ -736,18 +830,18 @@ def _certify_pair(lost_alpha, lost_beta, alpha, beta_hat, y, total, log_c, log_c
     return ~interact & (error < _EPS)
 
 
-def _log_space_restart(log_probs, targets, input_lengths, target_lengths, blank, redo, forward):
-    """log p(l | x) of the sequences ``redo`` ((N,) bool) by the log-space recursion.
+def _log_space_restart(log_probs, targets, input_lengths, target_lengths, blank, redo, t0,
+                       x_before, log_scale):
+    """log p(l | x) of the sequences ``redo`` ((N,) bool) by the log-space recursion from t0.
 
-    It starts at t0, the first frame at which one of them lost a variable or an emission
-    in probability space (``forward``, a _Forward): alpha_{t0 - 1} is exact there.
+    x_before: (W,) x_{t0 - 1} of the probability-space recursion, exact for these
+    sequences; log_scale: (T, N) its log scales (see _probability_log_p).
     """
     N, n = len(redo), int(redo.sum())
-    t0 = int(forward.inexact_from[redo].min())
     with np.errstate(divide="ignore"):
-        before = np.log(_blocks(forward.x[t0], N)[redo])  # (n, L' + 2); row t0 is x_{t0 - 1}
+        before = np.log(_blocks(x_before, N)[redo])  # (n, L' + 2)
     if t0 > 0:
-        before += forward.log_scale[t0 - 1, redo][:, None]
+        before += log_scale[t0 - 1, redo][:, None]
     before = np.append(before, [-np.inf, -np.inf]).astype(log_probs.dtype)
     log_y, log_skip = _lattice(log_probs[t0:, redo], targets[redo], blank)
     alpha, _ = _recursion(log_y, log_skip, {}, before)

@@ -290,12 +290,19 @@ def test_log_space_restarts_at_the_first_loss():
     args = ctc._check_inputs(lp, targets, input_lengths, target_lengths, 0)
     l_ext = ctc.extend_target(args[1])
     lattice = ctc._lattice_classes(l_ext, C)
-    forward = ctc._probability_forward(
-        *ctc._emissions(args[0], args[2], lattice), lattice, l_ext, args[2], args[3], 0)
+    emissions = ctc._emissions(args[0], args[2], lattice)
+    forward = ctc._probability_forward(*emissions, lattice, l_ext, args[2], args[3], 0)
     lost = ctc._blocks(forward.lost, N).sum(axis=2)  # (T, N)
     first = (lost > 0).argmax(axis=0)
     assert not forward.exact.any() and (lost.argmax(axis=0) != first).all()
-    np.testing.assert_array_equal(forward.inexact_from, first)
+    # ctc_loss's recursion, one chunk of frames at a time: the same numbers, bit for bit
+    log_p, exact, inexact_from, _, t_0, x_before = ctc._probability_log_p(
+        *emissions, lattice, l_ext, args[2], args[3], 0)
+    np.testing.assert_array_equal(log_p, forward.log_p)
+    np.testing.assert_array_equal(exact, forward.exact)
+    np.testing.assert_array_equal(inexact_from, first)
+    assert t_0 == first.min() > 0
+    np.testing.assert_array_equal(x_before, forward.x[t_0 - 1])  # restarts from x_{t_0 - 1}
     expected = log_space_loss(lp, targets, input_lengths, target_lengths)
     for dtype, rtol in ((np.float64, 1e-12), (np.float32, 1e-6)):
         loss = ctc_loss(lp.astype(dtype), targets, input_lengths, target_lengths,
@@ -333,11 +340,16 @@ def test_emission_underflow_and_minus_infinity():
     z, targets, input_lengths, target_lengths = random_batch(10, T=12, N=4, C=5, S=3)
     lp = log_softmax(z)
     lp[3, 0, targets[0, 0]] = lp[3, 0].max() - 900.0
+    lp[0, 2, targets[2, 0]] = lp[0, 2].max() - 900.0  # at the first frame: log space from 0
     lp[2, 1, :] = -np.inf  # sequence 1: an impossible frame, so an infinite loss
     lp[2, 1, 0] = 0.0      # ... unless it can emit a blank there
     exact = probability_space_exact(lp, targets, input_lengths, target_lengths)
-    assert not exact[0] and exact[1:].all()
+    np.testing.assert_array_equal(exact, [False, True, False, True])
     assert_equal_pytorch(lp, targets, input_lengths, target_lengths)  # log_softmax(lp) = lp
+    loss32 = ctc_loss(lp.astype(np.float32), targets, input_lengths, target_lengths,
+                      reduction="none")
+    np.testing.assert_allclose(loss32, log_space_loss(lp, targets, input_lengths,
+                                                      target_lengths), rtol=1e-6)
 
 
 # Decoder tests (greedy, path beam, prefix beam, language-model fusion): tests/test_ctc_decode.py
