@@ -19,9 +19,9 @@ variables of the reversed problem (reverse the frames and the extended target), 
 recursion serves both. It runs for the whole batch at once: each frame is one row holding
 every sequence's lattice, and the loop runs over frames only (forward and backward
 variables in the same loop). :func:`ctc_alpha` and :func:`ctc_beta` compute in log space;
-:func:`ctc_loss` and :func:`ctc_loss_and_grad` compute float64 inputs with probabilities
-rescaled every few frames (fewer operations per frame), and fall back to log space for
-the sequences where that could lose precision.
+:func:`ctc_loss` (any float dtype) and :func:`ctc_loss_and_grad` (float64) compute with
+probabilities rescaled every few frames (fewer operations per frame), and fall back to log
+space for the sequences where that could lose precision.
 
 Shapes: T frames, N batch, C classes, S target length, L' = 2S + 1 lattice positions.
 
@@ -357,14 +357,16 @@ def _one_sequence(log_probs, target, blank):
 #
 #     log alpha_t(s) = log x_t(s) + sum_{t' <= t} (m_t' + log c_t'),
 #
-# with x the stored variables and m_t the frame's log scale. All of it runs in float64,
-# for float64 inputs only: with float32 inputs, the log-space recursion in float32 is as
-# fast (the CPU applies exp and log to twice as many float32 values at once).
+# with x the stored variables and m_t the frame's log scale. All of it runs in float64.
+# ctc_loss uses it for every input dtype, 64 frames at a time; ctc_loss_and_grad for
+# float64 inputs only (with float32 inputs, its log-space recursion in float32 is faster:
+# the CPU applies exp and log to twice as many float32 values at once).
 # One number cannot hold values more than ~e^708 apart: a variable that far below its
-# sequence's largest underflows to 0 (a path lost). Every lost variable is found after the
-# loop, and its effect on p is bounded (_certify; _certify_pair, tighter, when beta is
-# known too); a sequence whose bound is not negligible, or whose emissions underflow, is
-# computed again in log space.
+# sequence's largest underflows to 0 (a path lost). Every lost variable is found, and its
+# effect on p is bounded (_certify; _certify_pair, tighter, when beta is known too); a
+# sequence whose bound is not negligible, or whose emissions underflow, is computed again
+# in log space (ctc_loss: from the first frame where a variable was lost, alpha being
+# exact before it).
 
 _RESCALE_EVERY = 8                # frames between two divisions of the variables by their sum
 _TINY = np.finfo(np.float64).tiny  # the smallest normal float64; below it precision is lost
