@@ -502,21 +502,18 @@ def _lost_rows(x, y, skip, nodes, used, zeros):
 
 
 def _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice, input_lengths):
-    """exact (N,): p needs no log space; inexact_from (N,): the first frame at which a
-    variable or an emission was lost (T if none), before which alpha is exact.
+    """exact (N,): no emission was lost, and the lost variables cannot change p (_certify).
 
     count: (T, N) lost variables per frame; the others as in _probability_forward.
     """
     T, N = count.shape
     exact = lost_from == T
-    inexact_from = lost_from
     lost_any = count.any(axis=0)
     if lost_any.any():
         y = frames[:, :-1].reshape(T, N, -1)
         exact &= ~lost_any | _certify(count, log_scale, log_c, log_p, y, m, lattice,
                                       input_lengths)
-        inexact_from = np.minimum(lost_from, np.where(lost_any, (count > 0).argmax(axis=0), T))
-    return exact, inexact_from
+    return exact
 
 
 def _nodes_row(l_ext, target_lengths):
@@ -558,8 +555,8 @@ def _probability_forward(frames, m, lost_from, zeros, lattice, l_ext, input_leng
     used = np.arange(T)[:, None] < input_lengths
     lost = _lost_rows(x, y, skip, _nodes_row(l_ext, target_lengths), used, zeros)
     count = _blocks(lost, N).sum(axis=2) if lost.any() else np.zeros((T, N), int)
-    exact, _ = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice,
-                          input_lengths)
+    exact = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice,
+                       input_lengths)
     return _Forward(log_p, x[1:], y, exact, lost, log_c)
 
 
@@ -571,9 +568,9 @@ def _probability_log_p(frames, m, lost_from, zeros, lattice, l_ext, input_length
     """log p(l | x) (N,) as _probability_forward, _CHUNK frames at a time.
 
     Only a chunk of x and y is in memory (arrays of T x W are slow to allocate and to
-    read again). Returns log_p (N,), exact (N,), inexact_from (N,) (see _exactness),
-    log_scale (T, N), and t_0 with x_{t_0 - 1} (W,): t_0 is the first frame at which any
-    sequence lost a variable or an emission (T if none), so x_{t_0 - 1} is exact.
+    read again). Returns log_p (N,), exact (N,), log_scale (T, N), and t_0 with
+    x_{t_0 - 1} (W,): t_0 is the first frame at which any sequence lost a variable or an
+    emission (T if none), so x_{t_0 - 1} is exact.
     """
     T, N = m.shape
     C = (frames.shape[1] - 1) // N
@@ -603,9 +600,9 @@ def _probability_log_p(frames, m, lost_from, zeros, lattice, l_ext, input_length
     log_scale = np.cumsum(m + log_c, axis=0)  # (T, N): log alpha_t = log x_t + log_scale_t
     with np.errstate(divide="ignore"):
         log_p = log_scale[input_lengths - 1, np.arange(N)] + np.log(end)
-    exact, inexact_from = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m,
-                                     lattice, input_lengths)
-    return log_p, exact, inexact_from, log_scale, t_0, x_before
+    exact = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice,
+                       input_lengths)
+    return log_p, exact, log_scale, t_0, x_before
 
 
 def _lattice_classes(l_ext, C):
@@ -667,7 +664,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
         log_probs, targets, input_lengths, target_lengths, blank)
     l_ext = extend_target(targets, blank)  # (N, L')
     lattice = _lattice_classes(l_ext, log_probs.shape[2])
-    log_p, exact, _, log_scale, t_0, x_before = _probability_log_p(
+    log_p, exact, log_scale, t_0, x_before = _probability_log_p(
         *_emissions(log_probs, input_lengths, lattice), lattice, l_ext, input_lengths,
         target_lengths, blank)
     if not exact.all():  # lost paths or emissions: those sequences in log space from t_0
