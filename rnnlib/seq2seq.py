@@ -309,6 +309,12 @@ class LuongDecoder(_Decoder):
         return logits, state, a
 
 
+def _token_id(name, doc):
+    """A property for Seq2Seq's special token ``name``, checked by ``_set_id`` when set."""
+    return property(lambda self: self._ids[name],
+                    lambda self, value: self._set_id(name, value), doc=doc)
+
+
 @dataclass
 class Hypothesis:
     """One beam-search output."""
@@ -375,32 +381,10 @@ class Seq2Seq(nn.Module):
         self._ids[name] = int(value)
 
     # Checked whenever they are set, not only by the constructor.
-    @property
-    def bos_id(self):
-        """The begin-of-sequence token, the decoder's first input."""
-        return self._ids["bos_id"]
-
-    @bos_id.setter
-    def bos_id(self, value):
-        self._set_id("bos_id", value)
-
-    @property
-    def eos_id(self):
-        """The end-of-sequence token, which ends every target and decoded output."""
-        return self._ids["eos_id"]
-
-    @eos_id.setter
-    def eos_id(self, value):
-        self._set_id("eos_id", value)
-
-    @property
-    def pad_id(self):
-        """The padding token of the targets (left out of the loss)."""
-        return self._ids["pad_id"]
-
-    @pad_id.setter
-    def pad_id(self, value):
-        self._set_id("pad_id", value)
+    bos_id = _token_id("bos_id", "The begin-of-sequence token, the decoder's first input.")
+    eos_id = _token_id("eos_id", "The end-of-sequence token, which ends every target and "
+                                 "decoded output.")
+    pad_id = _token_id("pad_id", "The padding token of the targets (left out of the loss).")
 
     def forward(self, src, src_lengths, tgt, teacher_forcing_ratio=1.0, generator=None):
         """Logits (B, T, V) for every target position, and weights (B, T, S) or None.
