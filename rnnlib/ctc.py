@@ -363,7 +363,7 @@ def _one_sequence(log_probs, target, blank):
 # the CPU applies exp and log to twice as many float32 values at once).
 # One number cannot hold values more than ~e^708 apart: a variable that far below its
 # sequence's largest underflows to 0 (a path lost). Every lost variable is found, and its
-# effect on p is bounded (_certify; _certify_pair, tighter, when beta is known too); a
+# effect on p is bounded (_log_error; _certify_pair, tighter, when beta is known too); a
 # sequence whose bound is not negligible, or whose emissions underflow, is computed again
 # in log space (ctc_loss: from the first frame where a variable was lost, alpha being
 # exact before it).
@@ -381,8 +381,8 @@ def _emissions(log_probs, input_lengths, lattice):
     values get m_t = the frame's largest, so that y <= 1. y = m = 0 at frames t >= T_n.
     Also returns lost_from (N,): the first frame at which some class of sequence n's
     lattice (``lattice``, (N, C) bool) has a finite log-probability whose y underflows
-    (more than ~708 below m_t); T if none; and zeros: whether some y may be 0 at a frame
-    t < T_n (-inf or underflow).
+    (more than ~708 below m_t); T if none; and floor: no y is below it (below _TINY,
+    some y may be 0 at a frame t < T_n: -inf or underflow).
     """
     T, N, C = log_probs.shape
     used = np.arange(T)[:, None] < input_lengths  # (T, N)
@@ -394,15 +394,15 @@ def _emissions(log_probs, input_lengths, lattice):
         m[np.isneginf(m)] = 0.0
         log_probs = log_probs - m[:, :, None]  # a float64 copy
     lost_from = np.full(N, T)
-    zeros = log_probs.min() < np.log(_TINY)
-    if zeros:  # some y may underflow (or log_probs holds -inf)
+    floor = float(np.exp(np.float64(log_probs.min())))
+    if floor < _TINY:  # some y may underflow (or log_probs holds -inf)
         underflow = (log_probs < np.log(_TINY)) & (log_probs > -np.inf) & lattice
         lost = (underflow & used[:, :, None]).any(axis=2)  # (T, N)
         lost_from = np.where(lost.any(axis=0), lost.argmax(axis=0), T)
     with np.errstate(over="ignore", invalid="ignore"):  # frames t >= T_n may hold anything
         np.exp(log_probs.reshape(T, N * C), out=frames[:, :-1], dtype=np.float64)
     frames[:, :-1].reshape(T, N, C)[~used] = 0.0
-    return frames, m, lost_from, zeros
+    return frames, m, lost_from, floor
 
 
 def _row_columns(l_ext, target_lengths, C):
@@ -438,7 +438,7 @@ def _start(rows, W, N):
     return x
 
 
-def _rescaled_recursion(y, skip, N, x):
+def _rescaled_recursion(y, skip, N, x, starts=None):
     """The recursion in probability space over the rows of y: fills x[1:], returns log c (T, N).
 
         x_hat_t(j) = x_{t-1}(j) + x_{t-1}(j-1) + [skip_j] x_{t-1}(j-2),    x_t(j) = y_t(j) x_hat_t(j)
@@ -446,7 +446,8 @@ def _rescaled_recursion(y, skip, N, x):
     y: (T, W) emission probabilities in the row layout; skip: (W,) (see _skip_row);
     x: (T + 1, W) whose row 0 holds x_{t-1} of the first row of y (see _start), and row
     t + 1 receives x_t. Every _RESCALE_EVERY rows each sequence's x_t is divided by its
-    sum c_t (c_t = 1 at the other rows).
+    sum c_t (c_t = 1 at the other rows). starts: {row t: columns} where x_t is set to 1
+    (after the recursion wrote it), or None.
     """
     T, W = y.shape
     c = np.ones((T, N))
@@ -466,6 +467,8 @@ def _rescaled_recursion(y, skip, N, x):
             np.add.reduce(x_t_blocks, axis=1, out=c_t)
             np.maximum(c_t, _TINY, out=c_t)  # a sequence without any path left: c_t = 0
             x_t_blocks /= c_t[:, None]
+        if starts and t in starts:
+            x_t[starts[t]] = 1.0
     return np.log(c)
 
 
@@ -487,22 +490,36 @@ def _lost_variables(x, skip, positive):
     return reached
 
 
-def _lost_rows(x, y, skip, nodes, used, zeros):
+def _lost_rows(x, y, skip, nodes, used, floor):
     """_lost_variables (T, W) of rows x (T + 1, W), y (T, W).
 
-    nodes: (W,) bool, the nodes s < L'_n; used: (T, N) bool, frames t < T_n; zeros: some
-    emission may be 0 (from _emissions): then y_t(j) > 0 is read from y, else y_t(j) > 0
-    exactly at the nodes of used frames.
+    nodes: (W,) bool, the nodes s < L'_n; used: (T, N) bool, frames t < T_n; floor: from
+    _emissions: below _TINY some emission may be 0, and y_t(j) > 0 is read from y, else
+    y_t(j) > 0 exactly at the nodes of used frames.
     """
-    if zeros:
-        return _lost_variables(x, skip, y > 0)
-    lost = _lost_variables(x, skip, nodes)
+    lost = _lost_variables(x, skip, y > 0 if floor < _TINY else nodes)
     _blocks(lost, used.shape[1])[~used] = False
     return lost
 
 
+def _none_lost(x, floor):
+    """True if no variable of the rows x (T + 1, W) can be lost: a quick sufficient test.
+
+    A lost variable is y_t(j) x_hat_t(j) < _TINY with a predecessor x_{t-1} that is normal,
+    so x_hat_t(j) >= the smallest positive x. With y >= floor (_emissions), none can be lost
+    if no positive x is below _TINY and the smallest positive x times floor is 2 _TINY or
+    more. (Positive float64 numbers are ordered as their bits, read as integers: bits - 1
+    turns 0 into the largest unsigned integer, so the minimum finds the smallest positive.)
+    """
+    below = np.subtract(x.view(np.int64), 1).view(np.uint64).min()  # smallest's bits - 1
+    if below == np.iinfo(np.uint64).max:  # no positive x
+        return True
+    smallest = float((below + np.uint64(1)).view(np.float64))
+    return smallest >= _TINY and smallest * floor >= 2 * _TINY
+
+
 def _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice, input_lengths):
-    """exact (N,): no emission was lost, and the lost variables cannot change p (_certify).
+    """exact (N,): no emission was lost, and the lost variables cannot change p (_log_error).
 
     count: (T, N) lost variables per frame; the others as in _probability_forward.
     """
@@ -510,9 +527,11 @@ def _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice, in
     exact = lost_from == T
     lost_any = count.any(axis=0)
     if lost_any.any():
-        y = frames[:, :-1].reshape(T, N, -1)
-        exact &= ~lost_any | _certify(count, log_scale, log_c, log_p, y, m, lattice,
-                                      input_lengths)
+        log_frame = _log_frames(frames, m, lattice, input_lengths)
+        with np.errstate(invalid="ignore"):  # NaN (e.g. -inf - -inf): not certified
+            log_after = log_frame.sum(axis=0) - np.cumsum(log_frame, axis=0)  # over t' > t
+            log_error = _log_error(count, log_scale, log_c, log_after) - log_p
+        exact &= ~lost_any | (log_error < np.log(_EPS))
     return exact
 
 
@@ -532,11 +551,11 @@ def _last_nodes(l_ext, target_lengths):
 _Forward = namedtuple("_Forward", "log_p x y exact lost log_c")
 
 
-def _probability_forward(frames, m, lost_from, zeros, lattice, l_ext, input_lengths,
+def _probability_forward(frames, m, lost_from, floor, lattice, l_ext, input_lengths,
                          target_lengths, blank):
     """log p(l | x) (N,) from the recursion in probability space, keeping every frame.
 
-    frames, m, lost_from, zeros: from _emissions; lattice: (N, C) bool; l_ext: (N, L').
+    frames, m, lost_from, floor: from _emissions; lattice: (N, C) bool; l_ext: (N, L').
     Returns a _Forward: log_p (N,); x (T, W), rescaled, row t is x_t; y (T, W) in the row
     layout; exact (N,) (False: compute again in log space); lost (T, W) (see
     _lost_variables); log c (T, N) (see _rescaled_recursion).
@@ -553,56 +572,132 @@ def _probability_forward(frames, m, lost_from, zeros, lattice, l_ext, input_leng
     with np.errstate(divide="ignore"):
         log_p = log_scale[input_lengths - 1, np.arange(N)] + np.log(end)
     used = np.arange(T)[:, None] < input_lengths
-    lost = _lost_rows(x, y, skip, _nodes_row(l_ext, target_lengths), used, zeros)
+    lost = _lost_rows(x, y, skip, _nodes_row(l_ext, target_lengths), used, floor)
     count = _blocks(lost, N).sum(axis=2) if lost.any() else np.zeros((T, N), int)
     exact = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice,
                        input_lengths)
     return _Forward(log_p, x[1:], y, exact, lost, log_c)
 
 
-_CHUNK = 64  # frames per chunk in _probability_log_p (a multiple of _RESCALE_EVERY)
+_CHUNK_ENTRIES = 45_000  # about how many values of x one chunk of _probability_log_p holds
 
 
-def _probability_log_p(frames, m, lost_from, zeros, lattice, l_ext, input_lengths,
+def _meeting_rows(l_ext, target_lengths, blank, C):
+    """The row layout of alpha and beta side by side, for _probability_log_p.
+
+    A row has 2W - 2 entries: the row layout of the N sequences without its two closing
+    guards (alpha), then the row layout read backwards (beta). Read backwards, the
+    recursion's j - 1 and j - 2 are s + 1 and s + 2: it computes the reversed problem of
+    every sequence, that is beta (sequence n in block 2N - 1 - n, its nodes reversed).
+    Returns column (2W - 2,), the column of frames (T, N C + 1) each entry reads (alpha's
+    from frame t, beta's from frame T - 1 - t), and skip and nodes (see _skip_row,
+    _nodes_row), each (2W - 2,), and skip (W,) of the row layout.
+    """
+    column = _row_columns(l_ext, target_lengths, C)
+    skip, nodes = _skip_row(l_ext, blank), _nodes_row(l_ext, target_lengths)
+    # beta may jump from s + 2 to s where alpha may jump from s to s + 2: at entry j of
+    # the backward row (s at W - 1 - j), that is skip at W + 1 - j
+    both_skip = np.concatenate([skip[:-2], [0.0, 0.0], skip[::-1][:-2]])
+    both = [np.concatenate([row[:-2], row[::-1]]) for row in (column, nodes)]
+    return both[0], both_skip, both[1], skip
+
+
+def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_lengths,
                        target_lengths, blank):
-    """log p(l | x) (N,) as _probability_forward, _CHUNK frames at a time.
+    """log p(l | x) (N,) in probability space, alpha and beta meeting in the middle.
 
-    Only a chunk of x and y is in memory (arrays of T x W are slow to allocate and to
-    read again). Returns log_p (N,), exact (N,), log_scale (T, N), and t_0 with
-    x_{t_0 - 1} (W,): t_0 is the first frame at which any sequence lost a variable or an
-    emission (T if none), so x_{t_0 - 1} is exact.
+    alpha runs over the frames t < K = ceil(T / 2) and beta over the frames t >= K, side
+    by side (_meeting_rows): the loop has K steps, not T. Then
+    p = sum_s alpha_{K-1}(s) beta_hat_{K-1}(s), where beta_hat_t(s) = beta_{t+1}(s) +
+    beta_{t+1}(s+1) + [skip_{s+2}] beta_{t+1}(s+2); a sequence with T_n <= K ends in
+    alpha (beta_hat_{T_n - 1} is 1 at its last two nodes). beta of sequence n starts at
+    step T - T_n. The loop keeps a chunk of frames in memory at a time (arrays of T x W
+    are slow to allocate and to read again).
+    frames, m, lost_from, floor: from _emissions; the others as in _probability_forward.
+    Returns log_p (N,); exact (N,) (False: compute again in log space); log_scale (K, N)
+    of alpha (log alpha_t = log x_t + log_scale_t); and t_0 with x_{t_0 - 1} (N, L' + 2):
+    alpha is exact before frame t_0 <= min(K, T_n).
     """
     T, N = m.shape
-    C = (frames.shape[1] - 1) // N
-    column = _row_columns(l_ext, target_lengths, C)
-    W = len(column)
-    skip, nodes = _skip_row(l_ext, blank), _nodes_row(l_ext, target_lengths)
-    used = np.arange(T)[:, None] < input_lengths
-    last = _last_nodes(l_ext, target_lengths)
-    x, y = _start(_CHUNK + 1, W, N), np.empty((_CHUNK, W))
-    log_c, count = np.empty((T, N)), np.zeros((T, N), int)
-    end = np.zeros(N)
-    t_0, x_before = int(lost_from.min()), None
-    for t in range(0, T, _CHUNK):
-        rows = min(_CHUNK, T - t)
-        frames[t:t + rows].take(column, axis=1, out=y[:rows])
-        log_c[t:t + rows] = _rescaled_recursion(y[:rows], skip, N, x[:rows + 1])
-        lost = _lost_rows(x[:rows + 1], y[:rows], skip, nodes, used[t:t + rows], zeros)
-        if lost.any():
-            count[t:t + rows] = _blocks(lost, N).sum(axis=2)
-            t_0 = min(t_0, t + int(lost.any(axis=1).argmax()))
+    K = T - T // 2
+    column, skip, nodes, skip_alpha = _meeting_rows(l_ext, target_lengths, blank,
+                                                    (frames.shape[1] - 1) // N)
+    W, half = len(column), (len(column) - 2) // 2
+    long = input_lengths > K                  # beta of sequence n covers frames K .. T_n - 1
+    first = T - input_lengths                 # ... from step T - T_n
+    beta_start = W - 1 - _last_nodes(l_ext, target_lengths)  # entry of its node L'_n - 1
+    steps = np.arange(K)[:, None]
+    used = np.concatenate([steps < np.minimum(input_lengths, K),
+                           ((first <= steps) & (steps < T - K))[:, ::-1]], axis=1)  # (K, 2N)
+    idle = (steps < first)[:, ::-1]           # beta not started yet (its x is 0)
+    # the step whose x each block ends with (-1: beta of a sequence with T_n <= K, x_{-1})
+    ending = np.concatenate([np.minimum(input_lengths, K), np.where(long, T - K, 0)[::-1]]) - 1
+    starts = {}                               # step t: columns where x_t = 1 (beta's starts)
+    for t, j in zip((first - 1)[long].tolist(), beta_start[long].tolist()):
+        starts.setdefault(t, []).append(j)
+    chunk = max(1, _CHUNK_ENTRIES // (W * _RESCALE_EVERY)) * _RESCALE_EVERY
+    x, y = np.empty((chunk + 1, W)), np.empty((chunk, W))
+    x[0] = 0.0
+    x[0, np.arange(N) * (l_ext.shape[1] + 2) + 2] = 1.0  # alpha's x_{-1}: 1 at node 0
+    x[0, starts.pop(-1, [])] = 1.0
+    x[1:, :2] = 0.0
+    final = np.zeros(W)
+    final[beta_start[~long]] = 1.0
+    final = _blocks(final, 2 * N)             # (2N, L' + 2)
+    log_c, count = np.empty((K, 2 * N)), np.zeros((K, 2 * N), int)
+    t_0 = min(int(lost_from.min()), K, int(input_lengths.min()))
+    x_before = None
+    for t in range(0, K, chunk):
+        rows = min(chunk, K - t)
+        frames[t:t + rows].take(column[:half], axis=1, out=y[:rows, :half])
+        frames[T - t - rows:T - t][::-1].take(column[half:], axis=1, out=y[:rows, half:])
+        log_c[t:t + rows] = _rescaled_recursion(
+            y[:rows], skip, 2 * N, x[:rows + 1],
+            {s - t: cols for s, cols in starts.items() if t <= s < t + rows})
+        lost = None if _none_lost(x[:rows + 1], floor) else _lost_rows(
+            x[:rows + 1], y[:rows], skip, nodes, used[t:t + rows], floor)
+        if lost is not None and lost.any():
+            count[t:t + rows] = _blocks(lost, 2 * N).sum(axis=2)
+            alpha_lost = lost[:, :half].any(axis=1)
+            if alpha_lost.any():
+                t_0 = min(t_0, t + int(alpha_lost.argmax()))
         if x_before is None and t_0 < t + rows:
             x_before = x[t_0 - t].copy()  # row r of x is x_{t + r - 1}
-        ending = (t < input_lengths) & (input_lengths <= t + rows)
-        row = input_lengths[ending] - t  # row T_n - t of x is x_{T_n - 1}
-        end[ending] = x[row, last[ending]] + x[row, last[ending] - 1]
+        ends = np.flatnonzero((t <= ending) & (ending < t + rows))
+        final[ends] = _blocks(x, 2 * N)[ending[ends] - t + 1, ends]
         x[0] = x[rows]
-    log_scale = np.cumsum(m + log_c, axis=0)  # (T, N): log alpha_t = log x_t + log_scale_t
+    if x_before is None:  # t_0 = K
+        x_before = x[0]
+    log_c[:, N:][idle] = 0.0  # (the division of a block of zeros gave log _TINY)
+    m_both = np.concatenate([m[:K], m[::-1][:K, ::-1]], axis=1)
+    log_scale = np.cumsum(m_both + log_c, axis=0)  # (K, 2N)
+
+    alpha = final[:N, 2:]          # alpha_{K-1} (alpha_{T_n - 1} if T_n <= K), (N, L')
+    beta = final[N:][::-1, ::-1]   # beta_K (or 1 at node L'_n - 1), nodes s then two guards
+    beta_hat = beta[:, :-2] + beta[:, 1:-1]
+    beta_hat[:, :-2] += _blocks(skip_alpha, N)[:, 4:] * beta[:, 2:-2]
+    terms = alpha * beta_hat
+    total = terms.sum(axis=1)
+    scale = log_scale[ending[:N], np.arange(N)]
+    scale[long] += log_scale[T - K - 1, 2 * N - 1 - np.flatnonzero(long)]
     with np.errstate(divide="ignore"):
-        log_p = log_scale[input_lengths - 1, np.arange(N)] + np.log(end)
-    exact = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice,
-                       input_lengths)
-    return log_p, exact, log_scale, t_0, x_before
+        log_p = scale + np.log(total)
+    # a product of two normal numbers may underflow: at most _TINY lost per term
+    underflow = ((terms < _TINY) & (alpha > 0) & (beta_hat > 0)).sum(axis=1)
+    exact = (lost_from == T) & (underflow * _TINY <= _EPS * total)
+    lost_any = count.any(axis=0)
+    if lost_any.any():
+        # a variable of alpha at frame t is completed by the frames after t, one of beta
+        # (at frame T - 1 - t) by the frames before
+        log_frame = _log_frames(frames, m, lattice, input_lengths)
+        with np.errstate(invalid="ignore"):  # NaN (from -inf - -inf): not certified
+            before = np.cumsum(log_frame, axis=0) - log_frame  # sum over t' < t
+            after = before[-1] + log_frame[-1] - before - log_frame  # sum over t' > t
+            log_error = _log_error(count, log_scale, log_c,
+                                   np.concatenate([after[:K], before[::-1][:K, ::-1]], axis=1))
+            log_error = np.logaddexp(log_error[:N], log_error[N:][::-1]) - log_p
+        exact &= ~(lost_any[:N] | lost_any[N:][::-1]) | (log_error < np.log(_EPS))
+    return log_p, exact, log_scale[:, :N], t_0, _blocks(x_before, 2 * N)[:N]
 
 
 def _lattice_classes(l_ext, C):
@@ -612,24 +707,33 @@ def _lattice_classes(l_ext, C):
     return lattice
 
 
-def _certify(lost, log_scale, log_c, log_p, y, m, lattice, input_lengths):
-    """(N,): True where the paths lost to underflow change p by less than _EPS p.
+def _log_frames(frames, m, lattice, input_lengths):
+    """(T, N): log of sum_{k on the lattice} e^{m_t} y_t(k), each frame's largest share of p.
 
-    lost: (T, N) counts of lost variables. A variable lost at frame t was below _TINY times
-    the scale of x_t before or after its division by c_t, the larger of the two:
-    exp(log_scale_t - min(log c_t, 0)). Its share of p is its value times
-    beta_hat_t(s) <= prod_{t < t' < T_n} sum_{k on the lattice} y_t'(k), as distinct paths
-    from one node emit distinct class sequences. The bound sums this over the lost variables.
+    frames, m: from _emissions; lattice: (N, C) bool. 0 at frames t >= T_n.
     """
-    T, N = lost.shape
+    T, N = m.shape
+    with np.errstate(divide="ignore"):
+        log_frame = m + np.log(np.einsum("tnc,nc->tn", frames[:, :-1].reshape(T, N, -1),
+                                         lattice.astype(np.float64)))
+    log_frame[np.arange(T)[:, None] >= input_lengths] = 0.0
+    return log_frame
+
+
+def _log_error(count, log_scale, log_c, log_rest):
+    """(N,): log of a bound on what the lost variables could add to p.
+
+    count: (T, N) lost variables per frame (see _lost_variables). A variable lost at frame
+    t was below _TINY times the scale of x_t before or after its division by c_t, the
+    larger of the two: exp(log_scale_t - min(log c_t, 0)). Its share of p is its value
+    times the sum over the paths that complete it, at most exp(log_rest_t): the product
+    over the frames it does not cover of sum_{k on the lattice} y_t'(k) (_log_frames), as
+    distinct paths from one node emit distinct class sequences.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_frame = m + np.log(np.einsum("tnc,nc->tn", y, lattice.astype(np.float64)))
-        log_frame[np.arange(T)[:, None] >= input_lengths] = 0.0
-        log_suffix = log_frame.sum(axis=0) - np.cumsum(log_frame, axis=0)  # sum over t' > t
-        log_share = (np.log(lost) + np.log(_TINY) + log_scale - np.minimum(log_c, 0.0)
-                     + log_suffix)
-        log_error = np.logaddexp.reduce(log_share, axis=0) - log_p
-    return log_error < np.log(_EPS)  # NaN (e.g. p = 0 with lost paths): not certified
+        log_share = (np.log(count) + np.log(_TINY) + log_scale - np.minimum(log_c, 0.0)
+                     + log_rest)
+        return np.logaddexp.reduce(log_share, axis=0)
 
 
 # ----------------------------------------------------------------------------- loss
@@ -750,7 +854,7 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
     T, N, C = log_probs.shape
     l_ext = extend_target(targets, blank)  # (N, L')
     lattice = _lattice_classes(l_ext, C)
-    frames, m, lost_from, zeros = _emissions(log_probs, input_lengths, lattice)
+    frames, m, lost_from, floor = _emissions(log_probs, input_lengths, lattice)
     lost_emission = lost_from < T
     both = np.zeros((T, 2 * N * C + 1))  # frames of the N sequences, then of the reversed
     both[:, :N * C] = frames[:, :-1]
@@ -762,7 +866,7 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
         m_both[:T_n, N + n] = m[T_n - 1::-1, n]
         l_both[N + n, :L_n] = l_ext[n, L_n - 1::-1]
     log_p, x, y_rows, exact, lost_rows, log_c = _probability_forward(
-        both, m_both, np.tile(lost_from, 2), zeros, np.tile(lattice, (2, 1)), l_both,
+        both, m_both, np.tile(lost_from, 2), floor, np.tile(lattice, (2, 1)), l_both,
         np.tile(input_lengths, 2), np.tile(target_lengths, 2), blank)
     alpha = _blocks(x, 2 * N)[:, :N]  # (T, N, L' + 2), 0 at t >= T_n and s >= L'_n
     y_ext = _blocks(y_rows, 2 * N)[:, :N]
@@ -775,7 +879,7 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
     used = np.arange(T)[:, None] < input_lengths
     feasible = np.isfinite(log_p[:N])
     exact = exact[:N] & exact[N:]
-    if not exact.all():  # the bound with beta is much tighter than _certify's
+    if not exact.all():  # the bound with beta is much tighter than _log_error's
         c_reversed = np.zeros((T, N))  # log c of the reversed problem at the original frames
         for n, T_n in enumerate(input_lengths):
             c_reversed[:T_n, n] = log_c[T_n - 1::-1, N + n]
@@ -833,12 +937,12 @@ def _log_space_restart(log_probs, targets, input_lengths, target_lengths, blank,
                        x_before, log_scale):
     """log p(l | x) of the sequences ``redo`` ((N,) bool) by the log-space recursion from t0.
 
-    x_before: (W,) x_{t0 - 1} of the probability-space recursion, exact for these
-    sequences; log_scale: (T, N) its log scales (see _probability_log_p).
+    x_before: (N, L' + 2) x_{t0 - 1} of the probability-space recursion, exact for these
+    sequences; log_scale: (t0 or more, N) its log scales (see _probability_log_p).
     """
-    N, n = len(redo), int(redo.sum())
+    n = int(redo.sum())
     with np.errstate(divide="ignore"):
-        before = np.log(_blocks(x_before, N)[redo])  # (n, L' + 2)
+        before = np.log(x_before[redo])  # (n, L' + 2)
     if t0 > 0:
         before += log_scale[t0 - 1, redo][:, None]
     before = np.append(before, [-np.inf, -np.inf]).astype(log_probs.dtype)

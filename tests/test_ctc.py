@@ -295,18 +295,47 @@ def test_log_space_restarts_at_the_first_loss():
     lost = ctc._blocks(forward.lost, N).sum(axis=2)  # (T, N)
     first = (lost > 0).argmax(axis=0)
     assert not forward.exact.any() and (lost.argmax(axis=0) != first).all()
-    # ctc_loss's recursion, one chunk of frames at a time: the same numbers, bit for bit
-    log_p, exact, _, t_0, x_before = ctc._probability_log_p(*emissions, lattice, l_ext,
-                                                           args[2], args[3], 0)
-    np.testing.assert_array_equal(log_p, forward.log_p)
-    np.testing.assert_array_equal(exact, forward.exact)
+    # ctc_loss's recursion (alpha and beta meeting in the middle, a chunk of frames at a
+    # time): alpha's variables are those of the whole-array recursion, bit for bit
+    _, exact, _, t_0, x_before = ctc._probability_log_p(*emissions, lattice, l_ext, args[2],
+                                                         args[3], 0)
+    assert not exact.any()
     assert t_0 == first.min() > 0
-    np.testing.assert_array_equal(x_before, forward.x[t_0 - 1])  # restarts from x_{t_0 - 1}
+    # restarts from x_{t_0 - 1}
+    np.testing.assert_array_equal(x_before, ctc._blocks(forward.x[t_0 - 1], N))
     expected = log_space_loss(lp, targets, input_lengths, target_lengths)
     for dtype, rtol in ((np.float64, 1e-12), (np.float32, 1e-6)):
         loss = ctc_loss(lp.astype(dtype), targets, input_lengths, target_lengths,
                         reduction="none")
         np.testing.assert_allclose(loss, expected, rtol=rtol)
+
+
+@pytest.mark.parametrize("T", [1, 2, 9, 10, 131])
+def test_alpha_and_beta_meet_in_the_middle(T):
+    # ctc_loss runs alpha over the first ceil(T / 2) frames and beta over the rest; a
+    # sequence of T_n <= ceil(T / 2) frames ends in alpha. Lengths from 1 to T, empty and
+    # repeated labels, peaked and flat frames: equal to the log-space recursion without
+    # falling back to it
+    rng = np.random.default_rng(T)
+    N, C = 12, 5
+    z = rng.normal(size=(T, N, C)) * rng.choice([0.1, 1, 4], size=(1, N, 1))
+    input_lengths = np.clip(np.array([T, T, 1, 2, T // 2, T // 2 + 1, (T + 1) // 2,
+                                      (T + 1) // 2 + 1, T - 1, T, T, T]), 1, T)
+    target_lengths = np.minimum(rng.integers(0, 6, size=N), (input_lengths + 1) // 2)
+    target_lengths[-2:] = 0
+    targets = rng.integers(1, C, size=(N, 6))
+    targets[-3, :] = 2  # one label repeated
+    lp = log_softmax(z)
+    args = ctc._check_inputs(lp, targets, input_lengths, target_lengths, 0)
+    l_ext = ctc.extend_target(args[1])
+    lattice = ctc._lattice_classes(l_ext, C)
+    log_p, exact, _, t_0, _ = ctc._probability_log_p(
+        *ctc._emissions(args[0], args[2], lattice), lattice, l_ext, args[2], args[3], 0)
+    assert exact.all() and t_0 == min((T + 1) // 2, input_lengths.min())
+    expected = log_space_loss(lp, targets, input_lengths, target_lengths)
+    np.testing.assert_allclose(-log_p, expected, rtol=1e-13)
+    np.testing.assert_allclose(ctc_loss(lp, targets, input_lengths, target_lengths,
+                                        reduction="none"), expected, rtol=1e-13)
 
 
 @pytest.mark.parametrize("seed", range(4))
