@@ -29,6 +29,7 @@ Decoders (:func:`greedy_decode`, :func:`beam_search`, :func:`prefix_beam_search`
 one sequence's (T, C) log-probabilities and return a list of label ids.
 """
 
+import threading
 from collections import namedtuple
 
 import numpy as np
@@ -405,25 +406,32 @@ def _emissions(log_probs, input_lengths, lattice):
     return frames, m, lost_from, floor
 
 
-def _row_columns(l_ext, target_lengths, C):
-    """(W,): the column of frames (T, N C + 1) read by each entry of the row layout.
+def _node_values(l_ext, target_lengths, blank, C):
+    """Per node (N, L'): the column of frames (T, N C + 1) it reads, skip_s, and s < L'_n.
 
-    Node s of sequence n reads column n C + l'_s; guards and nodes s >= L'_n = 2 S_n + 1
-    read column N C, which holds 0.
+    Node s of sequence n reads column n C + l'_s; nodes s >= L'_n = 2 S_n + 1 read column
+    N C, which holds 0. skip_s (float) is 1.0 where a path may enter s from s - 2.
     """
     N, L = l_ext.shape
-    nodes = np.arange(L) < 2 * target_lengths[:, None] + 1  # (N, L')
-    column = np.full((N, L + 2), N * C)
-    column[:, 2:] = np.where(nodes, np.arange(N)[:, None] * C + l_ext, N * C)
-    return np.append(column, [N * C, N * C])
+    nodes = np.arange(L) < 2 * target_lengths[:, None] + 1
+    column = np.where(nodes, np.arange(N)[:, None] * C + l_ext, N * C)
+    return column, _skip_allowed(l_ext, blank).astype(np.float64), nodes
 
 
-def _skip_row(l_ext, blank):
-    """(W,) float: 1.0 where a path may enter j from j - 2 (skip_s), else 0."""
-    N = len(l_ext)
-    skip = np.zeros(N * (l_ext.shape[1] + 2) + 2)
-    _blocks(skip, N)[:, 2:] = _skip_allowed(l_ext, blank)
-    return skip
+def _row(values, guard, backward=None):
+    """Values (N, L') of the nodes in the row layout, (W,), guards holding ``guard``.
+
+    With backward (N, L'), the row has 2W - 2 entries: the row layout without its two
+    closing guards, then a row layout of ``backward`` read backwards (sequence n's values
+    in block 2N - 1 - n, last node first), as _probability_log_p runs beta.
+    """
+    N, L = values.shape
+    blocks = N if backward is None else 2 * N
+    row = np.full(blocks * (L + 2) + 2, guard, values.dtype)
+    _blocks(row, blocks)[:N, 2:] = values
+    if backward is not None:
+        _blocks(row, blocks)[N:, 2:] = backward[::-1, ::-1]
+    return row
 
 
 def _start(rows, W, N):
@@ -438,35 +446,37 @@ def _start(rows, W, N):
     return x
 
 
-def _rescaled_recursion(y, skip, N, x, starts=None):
+def _rescaled_recursion(y, skip, N, x, starts=None, frame_views=None):
     """The recursion in probability space over the rows of y: fills x[1:], returns log c (T, N).
 
         x_hat_t(j) = x_{t-1}(j) + x_{t-1}(j-1) + [skip_j] x_{t-1}(j-2),    x_t(j) = y_t(j) x_hat_t(j)
 
-    y: (T, W) emission probabilities in the row layout; skip: (W,) (see _skip_row);
+    y: (T, W) emission probabilities in the row layout; skip: (W,) (see _row);
     x: (T + 1, W) whose row 0 holds x_{t-1} of the first row of y (see _start), and row
     t + 1 receives x_t. Every _RESCALE_EVERY rows each sequence's x_t is divided by its
     sum c_t (c_t = 1 at the other rows). starts: {row t: columns} where x_t is set to 1
-    (after the recursion wrote it), or None.
+    (after the recursion wrote it), or None. frame_views: the views below, made once for
+    arrays x and y of which these are the first rows (see _workspace), or None.
     """
     T, W = y.shape
     c = np.ones((T, N))
     skip, jump = skip[2:], np.empty(W - 2)
-    # row t of these views: x_{t-1}(j), x_{t-1}(j-1), x_{t-1}(j-2) for the columns j >= 2
-    frames = zip(x[:-1, 2:], x[:-1, 1:-1], x[:-1, :-2], x[1:, 2:], x[1:], y,
-                 _blocks(x[1:], N), c)
-    for t, (stay, step, hop, x_t_2, x_t, y_t, x_t_blocks, c_t) in enumerate(frames):
-        np.add(stay, step, out=x_t_2)         # x_t holds x_hat_t ...
-        np.multiply(hop, skip, out=jump)
-        np.add(x_t_2, jump, out=x_t_2)
-        np.multiply(x_t, y_t, out=x_t)        # ... then y_t x_hat_t
+    add, multiply = np.add, np.multiply  # (out passed by position: a faster call)
+    if frame_views is None:
+        frame_views = _frame_views(x, y)
+    for t, (stay, step, hop, x_t_2, x_t, y_t) in enumerate(frame_views[:T]):
+        add(stay, step, x_t_2)                # x_t holds x_hat_t ...
+        multiply(hop, skip, jump)
+        add(x_t_2, jump, x_t_2)
+        multiply(x_t, y_t, x_t)               # ... then y_t x_hat_t
         if t % _RESCALE_EVERY == _RESCALE_EVERY - 1:
             # subnormal numbers have lost precision (and are slow): make them 0 before the
             # division could turn them into normal numbers, so that they are found as lost
             np.putmask(x_t, x_t < _TINY, 0.0)
-            np.add.reduce(x_t_blocks, axis=1, out=c_t)
-            np.maximum(c_t, _TINY, out=c_t)  # a sequence without any path left: c_t = 0
-            x_t_blocks /= c_t[:, None]
+            x_t_blocks = _blocks(x_t, N)
+            np.add.reduce(x_t_blocks, axis=1, out=c[t])
+            np.maximum(c[t], _TINY, out=c[t])  # a sequence without any path left: c_t = 0
+            x_t_blocks /= c[t, :, None]
         if starts and t in starts:
             x_t[starts[t]] = 1.0
     return np.log(c)
@@ -535,14 +545,6 @@ def _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice, in
     return exact
 
 
-def _nodes_row(l_ext, target_lengths):
-    """(W,) bool: the nodes s < L'_n of each sequence in the row layout."""
-    N = len(l_ext)
-    nodes = np.zeros(N * (l_ext.shape[1] + 2) + 2, bool)
-    _blocks(nodes, N)[:, 2:] = np.arange(l_ext.shape[1]) < 2 * target_lengths[:, None] + 1
-    return nodes
-
-
 def _last_nodes(l_ext, target_lengths):
     """(N,): the column of node L'_n - 1 of each sequence in the row layout."""
     return np.arange(len(l_ext)) * (l_ext.shape[1] + 2) + 2 + 2 * target_lengths
@@ -562,8 +564,9 @@ def _probability_forward(frames, m, lost_from, floor, lattice, l_ext, input_leng
     """
     T, N = m.shape
     C = (frames.shape[1] - 1) // N
-    y = frames.take(_row_columns(l_ext, target_lengths, C), axis=1)  # (T, W)
-    skip = _skip_row(l_ext, blank)
+    column, skip, nodes = _node_values(l_ext, target_lengths, blank, C)
+    y = frames.take(_row(column, N * C), axis=1)  # (T, W)
+    skip = _row(skip, 0.0)
     x = _start(T + 1, y.shape[1], N)
     log_c = _rescaled_recursion(y, skip, N, x)
     log_scale = np.cumsum(m + log_c, axis=0)  # (T, N): log alpha_t = log x_t + log_scale_t
@@ -572,34 +575,50 @@ def _probability_forward(frames, m, lost_from, floor, lattice, l_ext, input_leng
     with np.errstate(divide="ignore"):
         log_p = log_scale[input_lengths - 1, np.arange(N)] + np.log(end)
     used = np.arange(T)[:, None] < input_lengths
-    lost = _lost_rows(x, y, skip, _nodes_row(l_ext, target_lengths), used, floor)
+    lost = _lost_rows(x, y, skip, _row(nodes, False), used, floor)
     count = _blocks(lost, N).sum(axis=2) if lost.any() else np.zeros((T, N), int)
     exact = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice,
                        input_lengths)
     return _Forward(log_p, x[1:], y, exact, lost, log_c)
 
 
-_CHUNK_ENTRIES = 45_000  # about how many values of x one chunk of _probability_log_p holds
+_CHUNK_ENTRIES = 90_000  # about how many values of x one chunk of _probability_log_p holds
+_workspaces = threading.local()
 
 
-def _meeting_rows(l_ext, target_lengths, blank, C):
-    """The row layout of alpha and beta side by side, for _probability_log_p.
-
-    A row has 2W - 2 entries: the row layout of the N sequences without its two closing
-    guards (alpha), then the row layout read backwards (beta). Read backwards, the
-    recursion's j - 1 and j - 2 are s + 1 and s + 2: it computes the reversed problem of
-    every sequence, that is beta (sequence n in block 2N - 1 - n, its nodes reversed).
-    Returns column (2W - 2,), the column of frames (T, N C + 1) each entry reads (alpha's
-    from frame t, beta's from frame T - 1 - t), and skip and nodes (see _skip_row,
-    _nodes_row), each (2W - 2,), and skip (W,) of the row layout.
+def _frame_views(x, y):
+    """Per row t of y: views x_{t-1}(j), x_{t-1}(j-1), x_{t-1}(j-2), x_t(j) for the columns
+    j >= 2, x_t and y_t, where x (T + 1, W) holds x_{t-1} in row t (see _rescaled_recursion).
     """
-    column = _row_columns(l_ext, target_lengths, C)
-    skip, nodes = _skip_row(l_ext, blank), _nodes_row(l_ext, target_lengths)
-    # beta may jump from s + 2 to s where alpha may jump from s to s + 2: at entry j of
-    # the backward row (s at W - 1 - j), that is skip at W + 1 - j
-    both_skip = np.concatenate([skip[:-2], [0.0, 0.0], skip[::-1][:-2]])
-    both = [np.concatenate([row[:-2], row[::-1]]) for row in (column, nodes)]
-    return both[0], both_skip, both[1], skip
+    return list(zip(x[:-1, 2:], x[:-1, 1:-1], x[:-1, :-2], x[1:, 2:], x[1:], y))
+
+
+def _workspace(W):
+    """Arrays x (chunk + 1, W) and y (chunk, W) and their _frame_views, for _probability_log_p.
+
+    Kept for the next call with rows of the same width (one per thread): allocating arrays
+    of this size anew, and making the views, takes a sizeable share of a call's time.
+    """
+    workspace = getattr(_workspaces, "last", None)
+    if workspace is None or workspace[0].shape[1] != W:
+        chunk = max(1, _CHUNK_ENTRIES // (W * _RESCALE_EVERY)) * _RESCALE_EVERY
+        x, y = np.zeros((chunk + 1, W)), np.empty((chunk, W))  # x's guards stay 0
+        workspace = _workspaces.last = (x, y, _frame_views(x, y))
+    return workspace
+
+
+def _meeting_rows(l_ext, target_lengths, blank, zero):
+    """The rows of _probability_log_p: alpha's row layout, then beta's read backwards.
+
+    Read backwards (see _row), the recursion's j - 1 and j - 2 are s + 1 and s + 2, and
+    beta may jump from s + 2 to s where alpha may jump from s to s + 2. Returns column,
+    skip and nodes in these rows, each (2W - 2,) (see _node_values; zero: the column of
+    frames that holds 0), and skip (N, L') of the nodes.
+    """
+    column, skip, nodes = _node_values(l_ext, target_lengths, blank, zero // len(l_ext))
+    skip_beta = np.zeros_like(skip)
+    skip_beta[:, :-2] = skip[:, 2:]
+    return _row(column, zero, column), _row(skip, 0.0, skip_beta), _row(nodes, False, nodes), skip
 
 
 def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_lengths,
@@ -607,7 +626,7 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     """log p(l | x) (N,) in probability space, alpha and beta meeting in the middle.
 
     alpha runs over the frames t < K = ceil(T / 2) and beta over the frames t >= K, side
-    by side (_meeting_rows): the loop has K steps, not T. Then
+    by side in one row (_meeting_rows): the loop has K steps, not T. Then
     p = sum_s alpha_{K-1}(s) beta_hat_{K-1}(s), where beta_hat_t(s) = beta_{t+1}(s) +
     beta_{t+1}(s+1) + [skip_{s+2}] beta_{t+1}(s+2); a sequence with T_n <= K ends in
     alpha (beta_hat_{T_n - 1} is 1 at its last two nodes). beta of sequence n starts at
@@ -620,27 +639,22 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     """
     T, N = m.shape
     K = T - T // 2
-    column, skip, nodes, skip_alpha = _meeting_rows(l_ext, target_lengths, blank,
-                                                    (frames.shape[1] - 1) // N)
-    W, half = len(column), (len(column) - 2) // 2
+    row_column, row_skip, row_nodes, skip = _meeting_rows(l_ext, target_lengths, blank,
+                                                          frames.shape[1] - 1)
+    W, half = len(row_column), (len(row_column) - 2) // 2  # the first half holds alpha
     long = input_lengths > K                  # beta of sequence n covers frames K .. T_n - 1
     first = T - input_lengths                 # ... from step T - T_n
     beta_start = W - 1 - _last_nodes(l_ext, target_lengths)  # entry of its node L'_n - 1
-    steps = np.arange(K)[:, None]
-    used = np.concatenate([steps < np.minimum(input_lengths, K),
-                           ((first <= steps) & (steps < T - K))[:, ::-1]], axis=1)  # (K, 2N)
-    idle = (steps < first)[:, ::-1]           # beta not started yet (its x is 0)
     # the step whose x each block ends with (-1: beta of a sequence with T_n <= K, x_{-1})
     ending = np.concatenate([np.minimum(input_lengths, K), np.where(long, T - K, 0)[::-1]]) - 1
     starts = {}                               # step t: columns where x_t = 1 (beta's starts)
     for t, j in zip((first - 1)[long].tolist(), beta_start[long].tolist()):
         starts.setdefault(t, []).append(j)
-    chunk = max(1, _CHUNK_ENTRIES // (W * _RESCALE_EVERY)) * _RESCALE_EVERY
-    x, y = np.empty((chunk + 1, W)), np.empty((chunk, W))
+    x, y, frame_views = _workspace(W)
+    chunk = len(y)
     x[0] = 0.0
     x[0, np.arange(N) * (l_ext.shape[1] + 2) + 2] = 1.0  # alpha's x_{-1}: 1 at node 0
     x[0, starts.pop(-1, [])] = 1.0
-    x[1:, :2] = 0.0
     final = np.zeros(W)
     final[beta_start[~long]] = 1.0
     final = _blocks(final, 2 * N)             # (2N, L' + 2)
@@ -649,14 +663,16 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     x_before = None
     for t in range(0, K, chunk):
         rows = min(chunk, K - t)
-        frames[t:t + rows].take(column[:half], axis=1, out=y[:rows, :half])
-        frames[T - t - rows:T - t][::-1].take(column[half:], axis=1, out=y[:rows, half:])
+        frames[t:t + rows].take(row_column[:half], axis=1, out=y[:rows, :half])
+        frames[T - t - rows:T - t][::-1].take(row_column[half:], axis=1, out=y[:rows, half:])
         log_c[t:t + rows] = _rescaled_recursion(
-            y[:rows], skip, 2 * N, x[:rows + 1],
-            {s - t: cols for s, cols in starts.items() if t <= s < t + rows})
-        lost = None if _none_lost(x[:rows + 1], floor) else _lost_rows(
-            x[:rows + 1], y[:rows], skip, nodes, used[t:t + rows], floor)
-        if lost is not None and lost.any():
+            y[:rows], row_skip, 2 * N, x[:rows + 1],
+            {s - t: cols for s, cols in starts.items() if t <= s < t + rows}, frame_views)
+        if not _none_lost(x[:rows + 1], floor):
+            steps = np.arange(t, t + rows)[:, None]
+            used = np.concatenate([steps < np.minimum(input_lengths, K),
+                                   ((first <= steps) & (steps < T - K))[:, ::-1]], axis=1)
+            lost = _lost_rows(x[:rows + 1], y[:rows], row_skip, row_nodes, used, floor)
             count[t:t + rows] = _blocks(lost, 2 * N).sum(axis=2)
             alpha_lost = lost[:, :half].any(axis=1)
             if alpha_lost.any():
@@ -667,24 +683,12 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
         final[ends] = _blocks(x, 2 * N)[ending[ends] - t + 1, ends]
         x[0] = x[rows]
     if x_before is None:  # t_0 = K
-        x_before = x[0]
-    log_c[:, N:][idle] = 0.0  # (the division of a block of zeros gave log _TINY)
+        x_before = x[0].copy()
+    log_c[:, N:][(np.arange(K)[:, None] < first)[:, ::-1]] = 0.0  # beta not started: x = 0
     m_both = np.concatenate([m[:K], m[::-1][:K, ::-1]], axis=1)
     log_scale = np.cumsum(m_both + log_c, axis=0)  # (K, 2N)
-
-    alpha = final[:N, 2:]          # alpha_{K-1} (alpha_{T_n - 1} if T_n <= K), (N, L')
-    beta = final[N:][::-1, ::-1]   # beta_K (or 1 at node L'_n - 1), nodes s then two guards
-    beta_hat = beta[:, :-2] + beta[:, 1:-1]
-    beta_hat[:, :-2] += _blocks(skip_alpha, N)[:, 4:] * beta[:, 2:-2]
-    terms = alpha * beta_hat
-    total = terms.sum(axis=1)
-    scale = log_scale[ending[:N], np.arange(N)]
-    scale[long] += log_scale[T - K - 1, 2 * N - 1 - np.flatnonzero(long)]
-    with np.errstate(divide="ignore"):
-        log_p = scale + np.log(total)
-    # a product of two normal numbers may underflow: at most _TINY lost per term
-    underflow = ((terms < _TINY) & (alpha > 0) & (beta_hat > 0)).sum(axis=1)
-    exact = (lost_from == T) & (underflow * _TINY <= _EPS * total)
+    log_p, exact = _meet(final, skip, log_scale, ending[:N], T - K - 1, long)
+    exact &= lost_from == T
     lost_any = count.any(axis=0)
     if lost_any.any():
         # a variable of alpha at frame t is completed by the frames after t, one of beta
@@ -698,6 +702,32 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
             log_error = np.logaddexp(log_error[:N], log_error[N:][::-1]) - log_p
         exact &= ~(lost_any[:N] | lost_any[N:][::-1]) | (log_error < np.log(_EPS))
     return log_p, exact, log_scale[:, :N], t_0, _blocks(x_before, 2 * N)[:N]
+
+
+def _meet(final, skip, log_scale, alpha_end, beta_end, long):
+    """log p (N,) from alpha and beta where they meet, and exact (N,): no product underflowed.
+
+    final: (2N, L' + 2) the last x of each block of _probability_log_p's rows; skip:
+    (N, L'); log_scale (K, 2N); alpha_end (N,) the step of alpha's final x, beta_end that
+    of beta's where long (N,) (T_n > K; the others have beta's x_{-1}).
+    """
+    N = len(skip)
+    alpha = final[:N, 2:]          # alpha_{K-1} (alpha_{T_n - 1} if T_n <= K), (N, L')
+    beta = final[N:][::-1, ::-1]   # beta_K (or 1 at node L'_n - 1), nodes s then two guards
+    beta_hat = beta[:, :-2] + beta[:, 1:-1]
+    beta_hat[:, :-2] += skip[:, 2:] * beta[:, 2:-2]
+    terms = alpha * beta_hat
+    total = terms.sum(axis=1)
+    scale = log_scale[alpha_end, np.arange(N)]
+    scale[long] += log_scale[beta_end, 2 * N - 1 - np.flatnonzero(long)]
+    with np.errstate(divide="ignore"):
+        log_p = scale + np.log(total)
+    # a product of two normal numbers may underflow: at most _TINY lost per term
+    exact = total >= skip.shape[1] * _TINY / _EPS
+    if not exact.all():
+        underflow = ((terms < _TINY) & (alpha > 0) & (beta_hat > 0)).sum(axis=1)
+        exact = underflow * _TINY <= _EPS * total
+    return log_p, exact
 
 
 def _lattice_classes(l_ext, C):
