@@ -374,11 +374,12 @@ _TINY = np.finfo(np.float64).tiny  # the smallest normal float64; below it preci
 _EPS = 1e-16                      # largest relative error on p accepted from lost paths
 
 
-def _emissions(log_probs, input_lengths, lattice):
+def _emissions(log_probs, input_lengths, lattice, paired=False):
     """Scaled emission probabilities as frames (T, N C + 1), float64, and log scales m (T, N).
 
     Column n C + k of row t is y_t(k) = exp(log y_t(k) - m_t) of sequence n; the last
-    column holds 0. Log-probabilities (<= 0, up to rounding) need no scale (m = 0); larger
+    column holds 0. With paired, frames is (K, 2 (N C + 1)), K = ceil(T / 2): row t holds
+    frame t, then frame T - 1 - t (the two halves read by _probability_log_p). Log-probabilities (<= 0, up to rounding) need no scale (m = 0); larger
     values get m_t = the frame's largest, so that y <= 1. y = m = 0 at frames t >= T_n.
     Also returns lost_from (N,): the first frame at which some class of sequence n's
     lattice (``lattice``, (N, C) bool) has a finite log-probability whose y underflows
@@ -387,8 +388,6 @@ def _emissions(log_probs, input_lengths, lattice):
     """
     T, N, C = log_probs.shape
     used = np.arange(T)[:, None] < input_lengths  # (T, N)
-    frames = np.empty((T, N * C + 1))
-    frames[:, -1] = 0.0
     m = np.zeros((T, N))
     if log_probs.max() > 1.0:  # not log-probabilities (or padding at t >= T_n)
         m = np.where(used, log_probs.max(axis=2), 0.0)
@@ -400,10 +399,15 @@ def _emissions(log_probs, input_lengths, lattice):
         underflow = (log_probs < np.log(_TINY)) & (log_probs > -np.inf) & lattice
         lost = (underflow & used[:, :, None]).any(axis=2)  # (T, N)
         lost_from = np.where(lost.any(axis=0), lost.argmax(axis=0), T)
+    K = T - T // 2 if paired else T
+    frames = np.empty((K, 2 if paired else 1, N * C + 1))
+    frames[:, :, -1] = 0.0
+    sources = [(log_probs[:K], used[:K]), (log_probs[::-1][:K], used[::-1][:K])][:len(frames[0])]
     with np.errstate(over="ignore", invalid="ignore"):  # frames t >= T_n may hold anything
-        np.exp(log_probs.reshape(T, N * C), out=frames[:, :-1], dtype=np.float64)
-    frames[:, :-1].reshape(T, N, C)[~used] = 0.0
-    return frames, m, lost_from, floor
+        for (source, used), out in zip(sources, frames.transpose(1, 0, 2)):
+            np.exp(source.reshape(K, N * C), out=out[:, :-1], dtype=np.float64)
+            out[:, :-1].reshape(K, N, C)[~used] = 0.0
+    return frames.reshape(K, -1), m, lost_from, floor
 
 
 def _node_values(l_ext, target_lengths, blank, C):
@@ -418,19 +422,10 @@ def _node_values(l_ext, target_lengths, blank, C):
     return column, _skip_allowed(l_ext, blank).astype(np.float64), nodes
 
 
-def _row(values, guard, backward=None):
-    """Values (N, L') of the nodes in the row layout, (W,), guards holding ``guard``.
-
-    With backward (N, L'), the row has 2W - 2 entries: the row layout without its two
-    closing guards, then a row layout of ``backward`` read backwards (sequence n's values
-    in block 2N - 1 - n, last node first), as _probability_log_p runs beta.
-    """
-    N, L = values.shape
-    blocks = N if backward is None else 2 * N
-    row = np.full(blocks * (L + 2) + 2, guard, values.dtype)
-    _blocks(row, blocks)[:N, 2:] = values
-    if backward is not None:
-        _blocks(row, blocks)[N:, 2:] = backward[::-1, ::-1]
+def _row(values, guard):
+    """Values (N, L') of the nodes in the row layout, (W,), guards holding ``guard``."""
+    row = np.full(len(values) * (values.shape[1] + 2) + 2, guard, values.dtype)
+    _blocks(row, len(values))[:, 2:] = values
     return row
 
 
@@ -446,7 +441,7 @@ def _start(rows, W, N):
     return x
 
 
-def _rescaled_recursion(y, skip, N, x, starts=None, frame_views=None):
+def _rescaled_recursion(y, skip, N, x, starts=None, frame_views=None, zero_subnormal=True):
     """The recursion in probability space over the rows of y: fills x[1:], returns log c (T, N).
 
         x_hat_t(j) = x_{t-1}(j) + x_{t-1}(j-1) + [skip_j] x_{t-1}(j-2),    x_t(j) = y_t(j) x_hat_t(j)
@@ -457,6 +452,8 @@ def _rescaled_recursion(y, skip, N, x, starts=None, frame_views=None):
     sum c_t (c_t = 1 at the other rows). starts: {row t: columns} where x_t is set to 1
     (after the recursion wrote it), or None. frame_views: the views below, made once for
     arrays x and y of which these are the first rows (see _workspace), or None.
+    zero_subnormal: make subnormal numbers 0 before each division by c_t (see below);
+    needed to find the lost variables unless _none_lost shows there are none.
     """
     T, W = y.shape
     c = np.ones((T, N))
@@ -472,7 +469,8 @@ def _rescaled_recursion(y, skip, N, x, starts=None, frame_views=None):
         if t % _RESCALE_EVERY == _RESCALE_EVERY - 1:
             # subnormal numbers have lost precision (and are slow): make them 0 before the
             # division could turn them into normal numbers, so that they are found as lost
-            np.putmask(x_t, x_t < _TINY, 0.0)
+            if zero_subnormal:
+                np.putmask(x_t, x_t < _TINY, 0.0)
             x_t_blocks = _blocks(x_t, N)
             np.add.reduce(x_t_blocks, axis=1, out=c[t])
             np.maximum(c[t], _TINY, out=c[t])  # a sequence without any path left: c_t = 0
@@ -610,15 +608,22 @@ def _workspace(W):
 def _meeting_rows(l_ext, target_lengths, blank, zero):
     """The rows of _probability_log_p: alpha's row layout, then beta's read backwards.
 
-    Read backwards (see _row), the recursion's j - 1 and j - 2 are s + 1 and s + 2, and
-    beta may jump from s + 2 to s where alpha may jump from s to s + 2. Returns column,
-    skip and nodes in these rows, each (2W - 2,) (see _node_values; zero: the column of
-    frames that holds 0), and skip (N, L') of the nodes.
+    A row has 2W - 2 entries: the row layout without its two closing guards, then the row
+    layout read backwards (sequence n in block 2N - 1 - n, its last node first). Read
+    backwards, the recursion's j - 1 and j - 2 are s + 1 and s + 2, and beta may jump
+    from s + 2 to s where alpha may jump from s to s + 2. Returns column, skip and nodes
+    in these rows, each (2W - 2,) (see _node_values; zero: the column of frames that
+    holds 0), and skip (N, L') of the nodes.
     """
-    column, skip, nodes = _node_values(l_ext, target_lengths, blank, zero // len(l_ext))
-    skip_beta = np.zeros_like(skip)
-    skip_beta[:, :-2] = skip[:, 2:]
-    return _row(column, zero, column), _row(skip, 0.0, skip_beta), _row(nodes, False, nodes), skip
+    N, L = l_ext.shape
+    column, skip, nodes = _node_values(l_ext, target_lengths, blank, zero // N)
+    rows = np.zeros((3, 2 * N * (L + 2) + 2))  # column, skip, nodes
+    rows[0] = zero
+    blocks = rows[:, :-2].reshape(3, 2 * N, L + 2)
+    blocks[:, :N, 2:] = column, skip, nodes
+    blocks[0, N:, 2:], blocks[2, N:, 2:] = column[::-1, ::-1], nodes[::-1, ::-1]
+    blocks[1, N:, 4:] = skip[::-1, :1:-1]  # node s of beta: skip_{s+2}, 0 for the last two
+    return rows[0].astype(np.intp), rows[1], rows[2].astype(bool), skip
 
 
 def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_lengths,
@@ -632,16 +637,17 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     alpha (beta_hat_{T_n - 1} is 1 at its last two nodes). beta of sequence n starts at
     step T - T_n. The loop keeps a chunk of frames in memory at a time (arrays of T x W
     are slow to allocate and to read again).
-    frames, m, lost_from, floor: from _emissions; the others as in _probability_forward.
-    Returns log_p (N,); exact (N,) (False: compute again in log space); log_scale (K, N)
+    frames, m, lost_from, floor: from _emissions(..., paired=True); the others as in
+    _probability_forward. Returns log_p (N,); exact (N,) (False: compute again in log
+    space); log_scale (K, N)
     of alpha (log alpha_t = log x_t + log_scale_t); and t_0 with x_{t_0 - 1} (N, L' + 2):
     alpha is exact before frame t_0 <= min(K, T_n).
     """
-    T, N = m.shape
-    K = T - T // 2
-    row_column, row_skip, row_nodes, skip = _meeting_rows(l_ext, target_lengths, blank,
-                                                          frames.shape[1] - 1)
+    (T, N), K = m.shape, len(frames)
+    zero = frames.shape[1] // 2 - 1  # the column of a frame that holds 0
+    row_column, row_skip, row_nodes, skip = _meeting_rows(l_ext, target_lengths, blank, zero)
     W, half = len(row_column), (len(row_column) - 2) // 2  # the first half holds alpha
+    row_column[half:] += zero + 1  # beta reads the second frame of each row of frames
     long = input_lengths > K                  # beta of sequence n covers frames K .. T_n - 1
     first = T - input_lengths                 # ... from step T - T_n
     beta_start = W - 1 - _last_nodes(l_ext, target_lengths)  # entry of its node L'_n - 1
@@ -663,12 +669,16 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     x_before = None
     for t in range(0, K, chunk):
         rows = min(chunk, K - t)
-        frames[t:t + rows].take(row_column[:half], axis=1, out=y[:rows, :half])
-        frames[T - t - rows:T - t][::-1].take(row_column[half:], axis=1, out=y[:rows, half:])
-        log_c[t:t + rows] = _rescaled_recursion(
-            y[:rows], row_skip, 2 * N, x[:rows + 1],
-            {s - t: cols for s, cols in starts.items() if t <= s < t + rows}, frame_views)
-        if not _none_lost(x[:rows + 1], floor):
+        # (mode "clip": the columns are valid, and with it take writes y directly)
+        frames[t:t + rows].take(row_column, axis=1, out=y[:rows], mode="clip")
+        x_first = x[0].copy()
+        chunk_starts = {s - t: cols for s, cols in starts.items() if t <= s < t + rows}
+        log_c[t:t + rows] = _rescaled_recursion(y[:rows], row_skip, 2 * N, x[:rows + 1],
+                                                chunk_starts, frame_views, False)
+        if not _none_lost(x[:rows + 1], floor):  # again, subnormals made 0: find the lost
+            x[0] = x_first
+            log_c[t:t + rows] = _rescaled_recursion(y[:rows], row_skip, 2 * N, x[:rows + 1],
+                                                    chunk_starts, frame_views)
             steps = np.arange(t, t + rows)[:, None]
             used = np.concatenate([steps < np.minimum(input_lengths, K),
                                    ((first <= steps) & (steps < T - K))[:, ::-1]], axis=1)
@@ -693,7 +703,8 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     if lost_any.any():
         # a variable of alpha at frame t is completed by the frames after t, one of beta
         # (at frame T - 1 - t) by the frames before
-        log_frame = _log_frames(frames, m, lattice, input_lengths)
+        frames = np.concatenate([frames[:, :zero + 1], frames[:T - K, zero + 1:][::-1]])
+        log_frame = _log_frames(frames, m, lattice, input_lengths)  # (T, N)
         with np.errstate(invalid="ignore"):  # NaN (from -inf - -inf): not certified
             before = np.cumsum(log_frame, axis=0) - log_frame  # sum over t' < t
             after = before[-1] + log_frame[-1] - before - log_frame  # sum over t' > t
@@ -799,8 +810,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
     l_ext = extend_target(targets, blank)  # (N, L')
     lattice = _lattice_classes(l_ext, log_probs.shape[2])
     log_p, exact, log_scale, t_0, x_before = _probability_log_p(
-        *_emissions(log_probs, input_lengths, lattice), lattice, l_ext, input_lengths,
-        target_lengths, blank)
+        *_emissions(log_probs, input_lengths, lattice, paired=True), lattice, l_ext,
+        input_lengths, target_lengths, blank)
     if not exact.all():  # lost paths or emissions: those sequences in log space from t_0
         log_p[~exact] = _log_space_restart(log_probs, targets, input_lengths, target_lengths,
                                            blank, ~exact, t_0, x_before, log_scale)

@@ -297,8 +297,9 @@ def test_log_space_restarts_at_the_first_loss():
     assert not forward.exact.any() and (lost.argmax(axis=0) != first).all()
     # ctc_loss's recursion (alpha and beta meeting in the middle, a chunk of frames at a
     # time): alpha's variables are those of the whole-array recursion, bit for bit
-    _, exact, _, t_0, x_before = ctc._probability_log_p(*emissions, lattice, l_ext, args[2],
-                                                         args[3], 0)
+    _, exact, _, t_0, x_before = ctc._probability_log_p(
+        *ctc._emissions(args[0], args[2], lattice, paired=True), lattice, l_ext, args[2],
+        args[3], 0)
     assert not exact.any()
     assert t_0 == first.min() > 0
     # restarts from x_{t_0 - 1}
@@ -330,7 +331,8 @@ def test_alpha_and_beta_meet_in_the_middle(T):
     l_ext = ctc.extend_target(args[1])
     lattice = ctc._lattice_classes(l_ext, C)
     log_p, exact, _, t_0, _ = ctc._probability_log_p(
-        *ctc._emissions(args[0], args[2], lattice), lattice, l_ext, args[2], args[3], 0)
+        *ctc._emissions(args[0], args[2], lattice, paired=True), lattice, l_ext, args[2],
+        args[3], 0)
     assert exact.all() and t_0 == min((T + 1) // 2, input_lengths.min())
     expected = log_space_loss(lp, targets, input_lengths, target_lengths)
     np.testing.assert_allclose(-log_p, expected, rtol=1e-13)
