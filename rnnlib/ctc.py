@@ -400,7 +400,8 @@ def _emissions(log_probs, input_lengths, lattice, paired=False):
         lost = (underflow & used[:, :, None]).any(axis=2)  # (T, N)
         lost_from = np.where(lost.any(axis=0), lost.argmax(axis=0), T)
     K = T - T // 2 if paired else T
-    frames = np.empty((K, 2 if paired else 1, N * C + 1))
+    shape = (K, 2 if paired else 1, N * C + 1)
+    frames = _kept("frames", np.prod(shape)).reshape(shape) if paired else np.empty(shape)
     frames[:, :, -1] = 0.0
     sources = [(log_probs[:K], used[:K]), (log_probs[::-1][:K], used[::-1][:K])][:len(frames[0])]
     with np.errstate(over="ignore", invalid="ignore"):  # frames t >= T_n may hold anything
@@ -441,22 +442,21 @@ def _start(rows, W, N):
     return x
 
 
-def _rescaled_recursion(y, skip, N, x, starts=None, frame_views=None, zero_subnormal=True):
-    """The recursion in probability space over the rows of y: fills x[1:], returns log c (T, N).
+def _rescaled_recursion(y, skip, N, x, c, starts=None, frame_views=None, zero_subnormal=True):
+    """The recursion in probability space over the rows of y: fills x[1:] and c (T, N).
 
         x_hat_t(j) = x_{t-1}(j) + x_{t-1}(j-1) + [skip_j] x_{t-1}(j-2),    x_t(j) = y_t(j) x_hat_t(j)
 
     y: (T, W) emission probabilities in the row layout; skip: (W,) (see _row);
     x: (T + 1, W) whose row 0 holds x_{t-1} of the first row of y (see _start), and row
     t + 1 receives x_t. Every _RESCALE_EVERY rows each sequence's x_t is divided by its
-    sum c_t (c_t = 1 at the other rows). starts: {row t: columns} where x_t is set to 1
+    sum c_t (c is left as it is at the other rows: 1). starts: {row t: columns} where x_t is set to 1
     (after the recursion wrote it), or None. frame_views: the views below, made once for
     arrays x and y of which these are the first rows (see _workspace), or None.
     zero_subnormal: make subnormal numbers 0 before each division by c_t (see below);
     needed to find the lost variables unless _none_lost shows there are none.
     """
     T, W = y.shape
-    c = np.ones((T, N))
     skip, jump = skip[2:], np.empty(W - 2)
     add, multiply = np.add, np.multiply  # (out passed by position: a faster call)
     if frame_views is None:
@@ -477,7 +477,6 @@ def _rescaled_recursion(y, skip, N, x, starts=None, frame_views=None, zero_subno
             x_t_blocks /= c[t, :, None]
         if starts and t in starts:
             x_t[starts[t]] = 1.0
-    return np.log(c)
 
 
 def _lost_variables(x, skip, positive):
@@ -515,15 +514,12 @@ def _none_lost(x, floor):
 
     A lost variable is y_t(j) x_hat_t(j) < _TINY with a predecessor x_{t-1} that is normal,
     so x_hat_t(j) >= the smallest positive x. With y >= floor (_emissions), none can be lost
-    if no positive x is below _TINY and the smallest positive x times floor is 2 _TINY or
-    more. (Positive float64 numbers are ordered as their bits, read as integers: bits - 1
-    turns 0 into the largest unsigned integer, so the minimum finds the smallest positive.)
+    if no positive x is below _TINY and none below 2 _TINY / floor: if x holds as many
+    values below the larger of the two as zeros.
     """
-    below = np.subtract(x.view(np.int64), 1).view(np.uint64).min()  # smallest's bits - 1
-    if below == np.iinfo(np.uint64).max:  # no positive x
-        return True
-    smallest = float((below + np.uint64(1)).view(np.float64))
-    return smallest >= _TINY and smallest * floor >= 2 * _TINY
+    with np.errstate(divide="ignore"):
+        threshold = max(_TINY, 2 * _TINY / np.float64(floor))  # inf if floor = 0
+    return np.count_nonzero(x < threshold) == np.count_nonzero(x == 0.0)
 
 
 def _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice, input_lengths):
@@ -566,7 +562,9 @@ def _probability_forward(frames, m, lost_from, floor, lattice, l_ext, input_leng
     y = frames.take(_row(column, N * C), axis=1)  # (T, W)
     skip = _row(skip, 0.0)
     x = _start(T + 1, y.shape[1], N)
-    log_c = _rescaled_recursion(y, skip, N, x)
+    c = np.ones((T, N))
+    _rescaled_recursion(y, skip, N, x, c)
+    log_c = np.log(c)
     log_scale = np.cumsum(m + log_c, axis=0)  # (T, N): log alpha_t = log x_t + log_scale_t
     last = _last_nodes(l_ext, target_lengths)
     end = x[input_lengths, last] + x[input_lengths, last - 1]  # row T_n of x is x_{T_n - 1}
@@ -581,7 +579,20 @@ def _probability_forward(frames, m, lost_from, floor, lattice, l_ext, input_leng
 
 
 _CHUNK_ENTRIES = 90_000  # about how many values of x one chunk of _probability_log_p holds
-_workspaces = threading.local()
+_workspaces = threading.local()  # arrays kept for the next call (_kept, _workspace)
+
+
+def _kept(name, size):
+    """A float64 array of ``size`` values, kept per thread under ``name`` for the next call.
+
+    Fresh arrays of some 100 kB or more cost page faults (tens of microseconds) on each
+    call; a kept one is made again only when it is too small or four times too large.
+    """
+    kept = getattr(_workspaces, name, None)
+    if kept is None or not size <= len(kept) <= 4 * size:
+        kept = np.empty(size)
+        setattr(_workspaces, name, kept)
+    return kept[:size]
 
 
 def _frame_views(x, y):
@@ -653,6 +664,7 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     beta_start = W - 1 - _last_nodes(l_ext, target_lengths)  # entry of its node L'_n - 1
     # the step whose x each block ends with (-1: beta of a sequence with T_n <= K, x_{-1})
     ending = np.concatenate([np.minimum(input_lengths, K), np.where(long, T - K, 0)[::-1]]) - 1
+    first_ending, last_ending = int(ending.min()), int(ending.max())
     starts = {}                               # step t: columns where x_t = 1 (beta's starts)
     for t, j in zip((first - 1)[long].tolist(), beta_start[long].tolist()):
         starts.setdefault(t, []).append(j)
@@ -664,21 +676,18 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     final = np.zeros(W)
     final[beta_start[~long]] = 1.0
     final = _blocks(final, 2 * N)             # (2N, L' + 2)
-    log_c, count = np.empty((K, 2 * N)), np.zeros((K, 2 * N), int)
+    c, count = np.ones((K, 2 * N)), np.zeros((K, 2 * N), int)
     t_0 = min(int(lost_from.min()), K, int(input_lengths.min()))
     x_before = None
     for t in range(0, K, chunk):
         rows = min(chunk, K - t)
         # (mode "clip": the columns are valid, and with it take writes y directly)
         frames[t:t + rows].take(row_column, axis=1, out=y[:rows], mode="clip")
-        x_first = x[0].copy()
         chunk_starts = {s - t: cols for s, cols in starts.items() if t <= s < t + rows}
-        log_c[t:t + rows] = _rescaled_recursion(y[:rows], row_skip, 2 * N, x[:rows + 1],
-                                                chunk_starts, frame_views, False)
+        args = y[:rows], row_skip, 2 * N, x[:rows + 1], c[t:t + rows], chunk_starts, frame_views
+        _rescaled_recursion(*args, zero_subnormal=False)
         if not _none_lost(x[:rows + 1], floor):  # again, subnormals made 0: find the lost
-            x[0] = x_first
-            log_c[t:t + rows] = _rescaled_recursion(y[:rows], row_skip, 2 * N, x[:rows + 1],
-                                                    chunk_starts, frame_views)
+            _rescaled_recursion(*args)  # (row 0 of x is as it was)
             steps = np.arange(t, t + rows)[:, None]
             used = np.concatenate([steps < np.minimum(input_lengths, K),
                                    ((first <= steps) & (steps < T - K))[:, ::-1]], axis=1)
@@ -689,12 +698,14 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
                 t_0 = min(t_0, t + int(alpha_lost.argmax()))
         if x_before is None and t_0 < t + rows:
             x_before = x[t_0 - t].copy()  # row r of x is x_{t + r - 1}
-        ends = np.flatnonzero((t <= ending) & (ending < t + rows))
-        final[ends] = _blocks(x, 2 * N)[ending[ends] - t + 1, ends]
+        if t <= last_ending and first_ending < t + rows:
+            ends = np.flatnonzero((t <= ending) & (ending < t + rows))
+            final[ends] = _blocks(x, 2 * N)[ending[ends] - t + 1, ends]
         x[0] = x[rows]
     if x_before is None:  # t_0 = K
         x_before = x[0].copy()
-    log_c[:, N:][(np.arange(K)[:, None] < first)[:, ::-1]] = 0.0  # beta not started: x = 0
+    c[:, N:][(np.arange(K)[:, None] < first)[:, ::-1]] = 1.0  # beta not started: x = 0
+    log_c = np.log(c)
     m_both = np.concatenate([m[:K], m[::-1][:K, ::-1]], axis=1)
     log_scale = np.cumsum(m_both + log_c, axis=0)  # (K, 2N)
     log_p, exact = _meet(final, skip, log_scale, ending[:N], T - K - 1, long)
