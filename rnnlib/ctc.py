@@ -57,7 +57,7 @@ def _check_int_vector(name, value, N):
     value = np.asarray(value)
     if value.shape != (N,):
         raise ValueError(f"{name}: expected shape ({N},) (one per sequence), got {value.shape}")
-    if value.size and not np.issubdtype(value.dtype, np.integer):
+    if value.size and value.dtype.kind not in "iu":
         raise ValueError(f"{name}: expected integers, got dtype {value.dtype}")
     return value.astype(np.int64)
 
@@ -85,7 +85,7 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
     log_probs = np.asarray(log_probs)
     if log_probs.ndim != 3:
         raise ValueError(f"log_probs: expected shape (T, N, C), got {log_probs.shape}")
-    if not np.issubdtype(log_probs.dtype, np.floating):
+    if log_probs.dtype.kind != "f":
         raise ValueError(f"log_probs: expected floating point, got dtype {log_probs.dtype}")
     T, N, C = log_probs.shape
     if T == 0 or N == 0 or C == 0:
@@ -103,7 +103,7 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
         raise ValueError(f"target_lengths: expected values >= 0, got {target_lengths.tolist()}")
 
     targets = np.asarray(targets)
-    if targets.size and not np.issubdtype(targets.dtype, np.integer):
+    if targets.size and targets.dtype.kind not in "iu":
         raise ValueError(f"targets: expected integers, got dtype {targets.dtype}")
     targets = targets.astype(np.int64)
     S = int(target_lengths.max(initial=0))
@@ -123,12 +123,13 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
     else:
         raise ValueError(f"targets: expected shape (N, S) or (sum(target_lengths),), "
                          f"got {targets.shape}")
-    valid = np.arange(S) < target_lengths[:, None]  # (N, S)
-    if ((padded < 0) | (padded >= C))[valid].any():
-        raise ValueError(f"targets: expected class ids in [0, {C}), got {padded[valid].tolist()}")
-    if (padded == blank)[valid].any():
+    padding = np.arange(S) >= target_lengths[:, None]  # (N, S)
+    padded[padding] = blank
+    if padded.min(initial=0) < 0 or padded.max(initial=0) >= C:
+        raise ValueError(f"targets: expected class ids in [0, {C}), "
+                         f"got {padded[~padding].tolist()}")
+    if np.count_nonzero(padded == blank) > np.count_nonzero(padding):
         raise ValueError(f"targets: must not contain the blank index {blank}")
-    padded[~valid] = blank
     return log_probs, padded, input_lengths, target_lengths
 
 

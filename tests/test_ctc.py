@@ -396,8 +396,9 @@ def test_emission_underflow_and_minus_infinity():
     (dict(input_lengths=[5]), "input_lengths"),
     (dict(target_lengths=[3, 1]), "targets"),
     (dict(target_lengths=[-1, 1]), "target_lengths"),
-    (dict(targets=[[1, 0], [2, 2]]), "targets"),
-    (dict(targets=[[1, 3], [2, 2]]), "targets"),
+    (dict(targets=[[1, 0], [2, 2]]), "targets: must not contain the blank index 0"),
+    (dict(targets=[[1, 3], [2, 2]]), r"targets: expected class ids in \[0, 3\)"),
+    (dict(targets=[[1, 2], [-1, 2]]), r"targets: expected class ids in \[0, 3\)"),
     (dict(targets=[1, 2, 2, 1]), "targets"),
     (dict(targets=np.zeros((2, 2, 1), dtype=int)), "targets"),
     (dict(blank=3), "blank"),
@@ -409,6 +410,15 @@ def test_bad_input_raises(change, argument):
     kwargs.update(change)
     with pytest.raises(ValueError, match=argument):
         ctc_loss(**kwargs)
+
+
+def test_padding_of_targets_is_ignored():
+    # entries past target_lengths[n] may hold anything, the blank and bad ids included
+    log_probs = log_softmax(np.random.default_rng(0).normal(size=(5, 2, 3)))
+    expected = ctc_loss(log_probs, [[1, 2], [2, 1]], [5, 4], [2, 1], reduction="none")
+    for padding in (0, 7, -3):
+        loss = ctc_loss(log_probs, [[1, 2], [2, padding]], [5, 4], [2, 1], reduction="none")
+        np.testing.assert_array_equal(loss, expected)
 
 
 def test_empty_input_raises_value_error():
