@@ -373,6 +373,7 @@ def _one_sequence(log_probs, target, blank):
 _RESCALE_EVERY = 8                # frames between two divisions of the variables by their sum
 _TINY = np.finfo(np.float64).tiny  # the smallest normal float64; below it precision is lost
 _EPS = 1e-16                      # largest relative error on p accepted from lost paths
+_EMPTY = _TINY / 2                # c_t of a block of zeros (see _rescaled_recursion)
 
 
 def _emissions(log_probs, input_lengths, lattice, paired=False):
@@ -391,7 +392,7 @@ def _emissions(log_probs, input_lengths, lattice, paired=False):
     used = np.arange(T)[:, None] < input_lengths  # (T, N)
     m = np.zeros((T, N))
     if log_probs.max() > 1.0:  # not log-probabilities (or padding at t >= T_n)
-        m = np.where(used, log_probs.max(axis=2), 0.0)
+        m = np.where(used, log_probs.max(axis=2), 0.0).astype(np.float64)
         m[np.isneginf(m)] = 0.0
         log_probs = log_probs - m[:, :, None]  # a float64 copy
     lost_from = np.full(N, T)
@@ -474,7 +475,10 @@ def _rescaled_recursion(y, skip, N, x, c, starts=None, frame_views=None, zero_su
                 np.putmask(x_t, x_t < _TINY, 0.0)
             x_t_blocks = _blocks(x_t, N)
             np.add.reduce(x_t_blocks, axis=1, out=c[t])
-            np.maximum(c[t], _TINY, out=c[t])  # a sequence without any path left: c_t = 0
+            # a block of zeros (no path left, or not started): c_t = _EMPTY, which no kept
+            # sum equals: sums are 0 or at least _TINY (subnormals made 0, or none: see
+            # _none_lost)
+            np.maximum(c[t], _EMPTY, out=c[t])
             x_t_blocks /= c[t, :, None]
         if starts and t in starts:
             x_t[starts[t]] = 1.0
@@ -665,7 +669,7 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     beta_start = W - 1 - _last_nodes(l_ext, target_lengths)  # entry of its node L'_n - 1
     # the step whose x each block ends with (-1: beta of a sequence with T_n <= K, x_{-1})
     ending = np.concatenate([np.minimum(input_lengths, K), np.where(long, T - K, 0)[::-1]]) - 1
-    first_ending, last_ending = int(ending.min()), int(ending.max())
+    first_ending, last_ending = min(ending.tolist()), max(ending.tolist())
     starts = {}                               # step t: columns where x_t = 1 (beta's starts)
     for t, j in zip((first - 1)[long].tolist(), beta_start[long].tolist()):
         starts.setdefault(t, []).append(j)
@@ -677,7 +681,7 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     final = np.zeros(W)
     final[beta_start[~long]] = 1.0
     final = _blocks(final, 2 * N)             # (2N, L' + 2)
-    c, count = np.ones((K, 2 * N)), np.zeros((K, 2 * N), int)
+    c, count = np.ones((K, 2 * N)), None
     t_0 = min(int(lost_from.min()), K, int(input_lengths.min()))
     x_before = None
     for t in range(0, K, chunk):
@@ -693,6 +697,8 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
             used = np.concatenate([steps < np.minimum(input_lengths, K),
                                    ((first <= steps) & (steps < T - K))[:, ::-1]], axis=1)
             lost = _lost_rows(x[:rows + 1], y[:rows], row_skip, row_nodes, used, floor)
+            if count is None:
+                count = np.zeros((K, 2 * N), int)
             count[t:t + rows] = _blocks(lost, 2 * N).sum(axis=2)
             alpha_lost = lost[:, :half].any(axis=1)
             if alpha_lost.any():
@@ -705,14 +711,15 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
         x[0] = x[rows]
     if x_before is None:  # t_0 = K
         x_before = x[0].copy()
-    c[:, N:][(np.arange(K)[:, None] < first)[:, ::-1]] = 1.0  # beta not started: x = 0
+    c[c == _EMPTY] = 1.0  # a block of zeros keeps its scale (beta not started yet)
     log_c = np.log(c)
-    m_both = np.concatenate([m[:K], m[::-1][:K, ::-1]], axis=1)
-    log_scale = np.cumsum(m_both + log_c, axis=0)  # (K, 2N)
+    log_scale = np.cumsum(log_c, axis=0)  # (K, 2N)
+    if m.any():
+        log_scale += np.cumsum(np.concatenate([m[:K], m[::-1][:K, ::-1]], axis=1), axis=0)
     log_p, exact = _meet(final, skip, log_scale, ending[:N], T - K - 1, long)
     exact &= lost_from == T
-    lost_any = count.any(axis=0)
-    if lost_any.any():
+    lost_any = count.any(axis=0) if count is not None else None
+    if count is not None and lost_any.any():
         # a variable of alpha at frame t is completed by the frames after t, one of beta
         # (at frame T - 1 - t) by the frames before
         frames = np.concatenate([frames[:, :zero + 1], frames[:T - K, zero + 1:][::-1]])
@@ -741,10 +748,9 @@ def _meet(final, skip, log_scale, alpha_end, beta_end, long):
     beta_hat[:, :-2] += skip[:, 2:] * beta[:, 2:-2]
     terms = alpha * beta_hat
     total = terms.sum(axis=1)
-    scale = log_scale[alpha_end, np.arange(N)]
-    scale[long] += log_scale[beta_end, 2 * N - 1 - np.flatnonzero(long)]
-    with np.errstate(divide="ignore"):
-        log_p = scale + np.log(total)
+    log_p = np.log(total, out=np.full(N, -np.inf), where=total > 0)
+    log_p += log_scale[alpha_end, np.arange(N)]
+    log_p += np.where(long, log_scale[beta_end, N:][::-1], 0.0)
     # a product of two normal numbers may underflow: at most _TINY lost per term
     exact = total >= skip.shape[1] * _TINY / _EPS
     if not exact.all():
