@@ -21,7 +21,9 @@ every sequence's lattice, and the loop runs over frames only (forward and backwa
 variables in the same loop). :func:`ctc_alpha` and :func:`ctc_beta` compute in log space;
 :func:`ctc_loss` (any float dtype) and :func:`ctc_loss_and_grad` (float64) compute with
 probabilities rescaled every few frames (fewer operations per frame), and fall back to log
-space for the sequences where that could lose precision.
+space for the sequences where that could lose precision. :func:`ctc_loss` needs no
+posteriors, so alpha runs over the first half of the frames and beta over the second, side
+by side, meeting in the middle: p = sum_s alpha_t(s) beta_t(s) / y_t(l'_s) at any t.
 
 Shapes: T frames, N batch, C classes, S target length, L' = 2S + 1 lattice positions.
 
@@ -360,9 +362,11 @@ def _one_sequence(log_probs, target, blank):
 #     log alpha_t(s) = log x_t(s) + sum_{t' <= t} (m_t' + log c_t'),
 #
 # with x the stored variables and m_t the frame's log scale. All of it runs in float64.
-# ctc_loss uses it for every input dtype, 64 frames at a time; ctc_loss_and_grad for
-# float64 inputs only (with float32 inputs, its log-space recursion in float32 is faster:
-# the CPU applies exp and log to twice as many float32 values at once).
+# ctc_loss uses it for every input dtype, alpha and beta meeting in the middle
+# (_probability_log_p: half as many steps, a chunk of frames at a time, in arrays kept per
+# thread between calls); ctc_loss_and_grad for float64 inputs only (with float32 inputs,
+# its log-space recursion in float32 is faster: the CPU applies exp and log to twice as
+# many float32 values at once).
 # One number cannot hold values more than ~e^708 apart: a variable that far below its
 # sequence's largest underflows to 0 (a path lost). Every lost variable is found, and its
 # effect on p is bounded (_log_error; _certify_pair, tighter, when beta is known too); a

@@ -1,6 +1,7 @@
 """rnnlib.ctc against PyTorch, brute-force path enumeration and finite differences."""
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -338,6 +339,23 @@ def test_alpha_and_beta_meet_in_the_middle(T):
     np.testing.assert_allclose(-log_p, expected, rtol=1e-13)
     np.testing.assert_allclose(ctc_loss(lp, targets, input_lengths, target_lengths,
                                         reduction="none"), expected, rtol=1e-13)
+
+
+def test_threads_keep_their_own_arrays():
+    # ctc_loss keeps its working arrays between calls, one set per thread: batches of
+    # different sizes computed at once in four threads give the results of one thread
+    rng = np.random.default_rng(5)
+    batches = []
+    for k in range(8):
+        T, N, C, S = 60 + 20 * (k % 3), 2 + k % 3, 6, 4 + k % 2
+        z = rng.normal(size=(T, N, C)) * 3
+        batches.append((log_softmax(z), rng.integers(1, C, size=(N, S)),
+                        rng.integers(T // 2, T + 1, size=N), rng.integers(1, S + 1, size=N)))
+    expected = [ctc_loss(*batch, reduction="none") for batch in batches]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda batch: ctc_loss(*batch, reduction="none"), batches * 25))
+    for loss, want in zip(results, expected * 25):
+        np.testing.assert_array_equal(loss, want)
 
 
 @pytest.mark.parametrize("seed", range(4))
