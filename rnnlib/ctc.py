@@ -659,9 +659,8 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     are slow to allocate and to read again).
     frames, m, lost_from, floor: from _emissions(..., paired=True); the others as in
     _probability_forward. Returns log_p (N,); exact (N,) (False: compute again in log
-    space); log_scale (K, N)
-    of alpha (log alpha_t = log x_t + log_scale_t); and t_0 with x_{t_0 - 1} (N, L' + 2):
-    alpha is exact before frame t_0 <= min(K, T_n).
+    space); log_scale (K, N) of alpha (log alpha_t = log x_t + log_scale_t); and t_0 with
+    x_{t_0 - 1} (N, L' + 2): alpha is exact before frame t_0 <= min(K, T_n).
     """
     (T, N), K = m.shape, len(frames)
     zero = frames.shape[1] // 2 - 1  # the column of a frame that holds 0
