@@ -398,7 +398,8 @@ def _emissions(log_probs, input_lengths, lattice, paired=False):
     if log_probs.max() > 1.0:  # not log-probabilities (or padding at t >= T_n)
         m = np.where(used, log_probs.max(axis=2), 0.0).astype(np.float64)
         m[np.isneginf(m)] = 0.0
-        log_probs = log_probs - m[:, :, None]  # a float64 copy
+        # a float64 copy, 0 at frames t >= T_n (which may hold anything, e^1000 too)
+        log_probs = np.where(used[:, :, None], log_probs - m[:, :, None], 0.0)
     lost_from = np.full(N, T)
     floor = float(np.exp(np.float64(log_probs.min())))
     if floor < _TINY:  # some y may underflow (or log_probs holds -inf)
@@ -407,13 +408,13 @@ def _emissions(log_probs, input_lengths, lattice, paired=False):
         lost_from = np.where(lost.any(axis=0), lost.argmax(axis=0), T)
     K = T - T // 2 if paired else T
     shape = (K, 2 if paired else 1, N * C + 1)
-    frames = _kept("frames", np.prod(shape)).reshape(shape) if paired else np.empty(shape)
+    frames = _kept("frames", K * shape[1] * shape[2]).reshape(shape) if paired else np.empty(shape)
     frames[:, :, -1] = 0.0
-    sources = [(log_probs[:K], used[:K]), (log_probs[::-1][:K], used[::-1][:K])][:len(frames[0])]
-    with np.errstate(over="ignore", invalid="ignore"):  # frames t >= T_n may hold anything
-        for (source, used), out in zip(sources, frames.transpose(1, 0, 2)):
-            np.exp(source.reshape(K, N * C), out=out[:, :-1], dtype=np.float64)
-            out[:, :-1].reshape(K, N, C)[~used] = 0.0
+    sources = [(log_probs[:K], used[:K]), (log_probs[::-1][:K], used[::-1][:K])][:shape[1]]
+    # (no overflow: log-probabilities are <= 1, and other inputs were shifted above)
+    for (source, used), out in zip(sources, frames.transpose(1, 0, 2)):
+        np.exp(source.reshape(K, N * C), out=out[:, :-1], dtype=np.float64)
+        out[:, :-1].reshape(K, N, C)[~used] = 0.0
     return frames.reshape(K, -1), m, lost_from, floor
 
 
