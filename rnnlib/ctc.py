@@ -478,13 +478,13 @@ def _rescaled_recursion(y, skip, N, x, c, starts=None, frame_views=None, zero_su
             # division could turn them into normal numbers, so that they are found as lost
             if zero_subnormal:
                 np.putmask(x_t, x_t < _TINY, 0.0)
-            x_t_blocks = _blocks(x_t, N)
-            np.add.reduce(x_t_blocks, axis=1, out=c[t])
+            x_t_blocks, c_t = x_t[:-2].reshape(N, -1), c[t]  # (a view: see _blocks)
+            np.add.reduce(x_t_blocks, 1, None, c_t)
             # a block of zeros (no path left, or not started): c_t = _EMPTY, which no kept
             # sum equals: sums are 0 or at least _TINY (subnormals made 0, or none: see
             # _none_lost)
-            np.maximum(c[t], _EMPTY, out=c[t])
-            x_t_blocks /= c[t, :, None]
+            np.maximum(c_t, _EMPTY, out=c_t)
+            np.divide(x_t_blocks, c_t[:, None], x_t_blocks)
         if starts and t in starts:
             x_t[starts[t]] = 1.0
 
