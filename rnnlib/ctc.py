@@ -673,18 +673,18 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
     beta_start = W - 1 - _last_nodes(l_ext, target_lengths)  # entry of its node L'_n - 1
     # the step whose x each block ends with (-1: beta of a sequence with T_n <= K, x_{-1})
     ending = np.concatenate([np.minimum(input_lengths, K), np.where(long, T - K, 0)[::-1]]) - 1
-    first_ending, last_ending = min(ending.tolist()), max(ending.tolist())
     starts = {}                               # step t: columns where x_t = 1 (beta's starts)
     for t, j in zip((first - 1)[long].tolist(), beta_start[long].tolist()):
         starts.setdefault(t, []).append(j)
     x, y, frame_views = _workspace(W)
     chunk = len(y)
+    # x_{-1}: 1 at node 0 of alpha, and of the beta that start at step 0 or never (T_n <= K:
+    # their frames are 0, and their final x is x_{-1})
     x[0] = 0.0
-    x[0, np.arange(N) * (l_ext.shape[1] + 2) + 2] = 1.0  # alpha's x_{-1}: 1 at node 0
-    x[0, starts.pop(-1, [])] = 1.0
-    final = np.zeros(W)
-    final[beta_start[~long]] = 1.0
-    final = _blocks(final, 2 * N)             # (2N, L' + 2)
+    x[0, np.concatenate([np.arange(N) * (l_ext.shape[1] + 2) + 2,
+                         beta_start[(first == 0) | ~long]])] = 1.0
+    starts.pop(-1, None)
+    final = _blocks(x[0], 2 * N).copy()      # (2N, L' + 2)
     c, count = np.ones((K, 2 * N)), None
     t_0 = min(int(lost_from.min()), K, int(input_lengths.min()))
     x_before = None
@@ -709,7 +709,9 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
                 t_0 = min(t_0, t + int(alpha_lost.argmax()))
         if x_before is None and t_0 < t + rows:
             x_before = x[t_0 - t].copy()  # row r of x is x_{t + r - 1}
-        if t <= last_ending and first_ending < t + rows:
+        if rows == K:  # one chunk: every block ends in it (row e + 1 of x is x_e)
+            final = _blocks(x, 2 * N)[ending + 1, np.arange(2 * N)]
+        else:
             ends = np.flatnonzero((t <= ending) & (ending < t + rows))
             final[ends] = _blocks(x, 2 * N)[ending[ends] - t + 1, ends]
         x[0] = x[rows]

@@ -1,6 +1,7 @@
 """rnnlib.ctc against PyTorch, brute-force path enumeration and finite differences."""
 
 import itertools
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -339,6 +340,24 @@ def test_alpha_and_beta_meet_in_the_middle(T):
     np.testing.assert_allclose(-log_p, expected, rtol=1e-13)
     np.testing.assert_allclose(ctc_loss(lp, targets, input_lengths, target_lengths,
                                         reduction="none"), expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("scale", [3, 100])
+def test_chunks_of_frames_give_the_same_numbers(scale, monkeypatch):
+    # ctc_loss runs its loop a chunk of frames at a time (one chunk for these sizes by
+    # default); chunks of 8 frames give the same numbers bit for bit, with lost variables
+    # (scale 100) and without, and sequences ending in alpha (T_n <= T / 2)
+    rng = np.random.default_rng(scale)
+    T, N, C, S = 150, 5, 6, 12
+    lp = log_softmax(rng.normal(size=(T, N, C)) * scale)
+    targets = rng.integers(1, C, size=(N, S))
+    input_lengths, target_lengths = np.array([T, 140, 75, 40, 149]), np.array([S, 7, 12, 3, 0])
+    expected = ctc_loss(lp, targets, input_lengths, target_lengths, reduction="none")
+    monkeypatch.setattr(ctc, "_CHUNK_ENTRIES", 1)
+    monkeypatch.setattr(ctc, "_workspaces", threading.local())
+    np.testing.assert_array_equal(
+        ctc_loss(lp, targets, input_lengths, target_lengths, reduction="none"), expected)
+    assert len(ctc._workspaces.last[1]) == 8  # (the chunk had 8 frames)
 
 
 def test_threads_keep_their_own_arrays():
