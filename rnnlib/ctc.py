@@ -97,18 +97,17 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
         raise ValueError(f"blank: expected an index in [0, {C}), got {blank}")
     input_lengths = _check_int_vector("input_lengths", input_lengths, N)
     target_lengths = _check_int_vector("target_lengths", target_lengths, N)
-    if ((input_lengths < 1) | (input_lengths > T)).any():
+    if input_lengths.min() < 1 or input_lengths.max() > T:
         raise ValueError(f"input_lengths: expected values in [1, T={T}], "
                          f"got {input_lengths.tolist()}")
     log_probs = _ignore_unused_frames(log_probs, input_lengths)
-    if (target_lengths < 0).any():
+    if target_lengths.min() < 0:
         raise ValueError(f"target_lengths: expected values >= 0, got {target_lengths.tolist()}")
 
     targets = np.asarray(targets)
     if targets.size and targets.dtype.kind not in "iu":
         raise ValueError(f"targets: expected integers, got dtype {targets.dtype}")
-    targets = targets.astype(np.int64)
-    S = int(target_lengths.max(initial=0))
+    S = int(target_lengths.max())
     if targets.ndim == 1:
         total = int(target_lengths.sum())
         if targets.shape != (total,):
@@ -121,7 +120,7 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
         if targets.shape[0] != N or targets.shape[1] < S:
             raise ValueError(f"targets: padded targets need shape ({N}, >= {S}) "
                              f"(N, max(target_lengths)), got {targets.shape}")
-        padded = targets[:, :S].copy()
+        padded = targets[:, :S].astype(np.int64)
     else:
         raise ValueError(f"targets: expected shape (N, S) or (sum(target_lengths),), "
                          f"got {targets.shape}")
@@ -380,7 +379,7 @@ _EPS = 1e-16                      # largest relative error on p accepted from lo
 _EMPTY = _TINY / 2                # c_t of a block of zeros (see _rescaled_recursion)
 
 
-def _emissions(log_probs, input_lengths, lattice, paired=False):
+def _emissions(log_probs, input_lengths, l_ext, paired=False):
     """Scaled emission probabilities as frames (T, N C + 1), float64, and log scales m (T, N).
 
     Column n C + k of row t is y_t(k) = exp(log y_t(k) - m_t) of sequence n; the last
@@ -388,7 +387,7 @@ def _emissions(log_probs, input_lengths, lattice, paired=False):
     frame t, then frame T - 1 - t (the two halves read by _probability_log_p). Log-probabilities (<= 0, up to rounding) need no scale (m = 0); larger
     values get m_t = the frame's largest, so that y <= 1. y = m = 0 at frames t >= T_n.
     Also returns lost_from (N,): the first frame at which some class of sequence n's
-    lattice (``lattice``, (N, C) bool) has a finite log-probability whose y underflows
+    lattice (extended targets l_ext, (N, L')) has a finite log-probability whose y underflows
     (more than ~708 below m_t); T if none; and floor: no y is below it (below _TINY,
     some y may be 0 at a frame t < T_n: -inf or underflow).
     """
@@ -403,7 +402,8 @@ def _emissions(log_probs, input_lengths, lattice, paired=False):
     lost_from = np.full(N, T)
     floor = float(np.exp(np.float64(log_probs.min())))
     if floor < _TINY:  # some y may underflow (or log_probs holds -inf)
-        underflow = (log_probs < np.log(_TINY)) & (log_probs > -np.inf) & lattice
+        underflow = ((log_probs < np.log(_TINY)) & (log_probs > -np.inf)
+                     & _lattice_classes(l_ext, C))
         lost = (underflow & used[:, :, None]).any(axis=2)  # (T, N)
         lost_from = np.where(lost.any(axis=0), lost.argmax(axis=0), T)
     K = T - T // 2 if paired else T
@@ -532,7 +532,7 @@ def _none_lost(x, floor):
     return np.count_nonzero(x < threshold) == np.count_nonzero(x == 0.0)
 
 
-def _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice, input_lengths):
+def _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, l_ext, input_lengths):
     """exact (N,): no emission was lost, and the lost variables cannot change p (_log_error).
 
     count: (T, N) lost variables per frame; the others as in _probability_forward.
@@ -541,7 +541,7 @@ def _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice, in
     exact = lost_from == T
     lost_any = count.any(axis=0)
     if lost_any.any():
-        log_frame = _log_frames(frames, m, lattice, input_lengths)
+        log_frame = _log_frames(frames, m, l_ext, input_lengths)
         with np.errstate(invalid="ignore"):  # NaN (e.g. -inf - -inf): not certified
             log_after = log_frame.sum(axis=0) - np.cumsum(log_frame, axis=0)  # over t' > t
             log_error = _log_error(count, log_scale, log_c, log_after) - log_p
@@ -557,11 +557,11 @@ def _last_nodes(l_ext, target_lengths):
 _Forward = namedtuple("_Forward", "log_p x y exact lost log_c")
 
 
-def _probability_forward(frames, m, lost_from, floor, lattice, l_ext, input_lengths,
+def _probability_forward(frames, m, lost_from, floor, l_ext, input_lengths,
                          target_lengths, blank):
     """log p(l | x) (N,) from the recursion in probability space, keeping every frame.
 
-    frames, m, lost_from, floor: from _emissions; lattice: (N, C) bool; l_ext: (N, L').
+    frames, m, lost_from, floor: from _emissions; l_ext: (N, L') extended targets.
     Returns a _Forward: log_p (N,); x (T, W), rescaled, row t is x_t; y (T, W) in the row
     layout; exact (N,) (False: compute again in log space); lost (T, W) (see
     _lost_variables); log c (T, N) (see _rescaled_recursion).
@@ -583,7 +583,7 @@ def _probability_forward(frames, m, lost_from, floor, lattice, l_ext, input_leng
     used = np.arange(T)[:, None] < input_lengths
     lost = _lost_rows(x, y, skip, _row(nodes, False), used, floor)
     count = _blocks(lost, N).sum(axis=2) if lost.any() else np.zeros((T, N), int)
-    exact = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, lattice,
+    exact = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, l_ext,
                        input_lengths)
     return _Forward(log_p, x[1:], y, exact, lost, log_c)
 
@@ -647,7 +647,7 @@ def _meeting_rows(l_ext, target_lengths, blank, zero):
     return rows[0].astype(np.intp), rows[1], rows[2].astype(bool), skip
 
 
-def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_lengths,
+def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
                        target_lengths, blank):
     """log p(l | x) (N,) in probability space, alpha and beta meeting in the middle.
 
@@ -729,7 +729,7 @@ def _probability_log_p(frames, m, lost_from, floor, lattice, l_ext, input_length
         # a variable of alpha at frame t is completed by the frames after t, one of beta
         # (at frame T - 1 - t) by the frames before
         frames = np.concatenate([frames[:, :zero + 1], frames[:T - K, zero + 1:][::-1]])
-        log_frame = _log_frames(frames, m, lattice, input_lengths)  # (T, N)
+        log_frame = _log_frames(frames, m, l_ext, input_lengths)  # (T, N)
         with np.errstate(invalid="ignore"):  # NaN (from -inf - -inf): not certified
             before = np.cumsum(log_frame, axis=0) - log_frame  # sum over t' < t
             after = before[-1] + log_frame[-1] - before - log_frame  # sum over t' > t
@@ -772,12 +772,13 @@ def _lattice_classes(l_ext, C):
     return lattice
 
 
-def _log_frames(frames, m, lattice, input_lengths):
+def _log_frames(frames, m, l_ext, input_lengths):
     """(T, N): log of sum_{k on the lattice} e^{m_t} y_t(k), each frame's largest share of p.
 
-    frames, m: from _emissions; lattice: (N, C) bool. 0 at frames t >= T_n.
+    frames (T, N C + 1), m: from _emissions; l_ext: (N, L'). 0 at frames t >= T_n.
     """
     T, N = m.shape
+    lattice = _lattice_classes(l_ext, (frames.shape[1] - 1) // N)
     with np.errstate(divide="ignore"):
         log_frame = m + np.log(np.einsum("tnc,nc->tn", frames[:, :-1].reshape(T, N, -1),
                                          lattice.astype(np.float64)))
@@ -832,10 +833,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
     log_probs, targets, input_lengths, target_lengths = _check_inputs(
         log_probs, targets, input_lengths, target_lengths, blank)
     l_ext = extend_target(targets, blank)  # (N, L')
-    lattice = _lattice_classes(l_ext, log_probs.shape[2])
     log_p, exact, log_scale, t_0, x_before = _probability_log_p(
-        *_emissions(log_probs, input_lengths, lattice, paired=True), lattice, l_ext,
-        input_lengths, target_lengths, blank)
+        *_emissions(log_probs, input_lengths, l_ext, paired=True), l_ext, input_lengths,
+        target_lengths, blank)
     if not exact.all():  # lost paths or emissions: those sequences in log space from t_0
         log_p[~exact] = _log_space_restart(log_probs, targets, input_lengths, target_lengths,
                                            blank, ~exact, t_0, x_before, log_scale)
@@ -918,8 +918,7 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
     """
     T, N, C = log_probs.shape
     l_ext = extend_target(targets, blank)  # (N, L')
-    lattice = _lattice_classes(l_ext, C)
-    frames, m, lost_from, floor = _emissions(log_probs, input_lengths, lattice)
+    frames, m, lost_from, floor = _emissions(log_probs, input_lengths, l_ext)
     lost_emission = lost_from < T
     both = np.zeros((T, 2 * N * C + 1))  # frames of the N sequences, then of the reversed
     both[:, :N * C] = frames[:, :-1]
@@ -931,7 +930,7 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
         m_both[:T_n, N + n] = m[T_n - 1::-1, n]
         l_both[N + n, :L_n] = l_ext[n, L_n - 1::-1]
     log_p, x, y_rows, exact, lost_rows, log_c = _probability_forward(
-        both, m_both, np.tile(lost_from, 2), floor, np.tile(lattice, (2, 1)), l_both,
+        both, m_both, np.tile(lost_from, 2), floor, l_both,
         np.tile(input_lengths, 2), np.tile(target_lengths, 2), blank)
     alpha = _blocks(x, 2 * N)[:, :N]  # (T, N, L' + 2), 0 at t >= T_n and s >= L'_n
     y_ext = _blocks(y_rows, 2 * N)[:, :N]

@@ -189,9 +189,8 @@ def probability_space_exact(log_probs, targets, input_lengths, target_lengths):
     """(N,) bool: sequences the probability-space forward pass certifies, without fallback."""
     args = ctc._check_inputs(log_probs, targets, input_lengths, target_lengths, 0)
     l_ext = ctc.extend_target(args[1])
-    lattice = ctc._lattice_classes(l_ext, args[0].shape[2])
-    return ctc._probability_forward(*ctc._emissions(args[0], args[2], lattice), lattice, l_ext,
-                                    args[2], args[3], 0).exact
+    return ctc._probability_forward(*ctc._emissions(args[0], args[2], l_ext), l_ext, args[2],
+                                    args[3], 0).exact
 
 
 def assert_equal_pytorch(z, targets, input_lengths, target_lengths):
@@ -225,9 +224,8 @@ def test_lost_paths_bounded_and_negligible():
     input_lengths, target_lengths = np.array([T, T - 20, T - 50, T]), np.array([S, S - 5, S, 3])
     args = ctc._check_inputs(log_softmax(z), targets, input_lengths, target_lengths, 0)
     l_ext = ctc.extend_target(args[1])
-    lattice = ctc._lattice_classes(l_ext, C)
     forward = ctc._probability_forward(
-        *ctc._emissions(args[0], args[2], lattice), lattice, l_ext, args[2], args[3], 0)
+        *ctc._emissions(args[0], args[2], l_ext), l_ext, args[2], args[3], 0)
     assert ctc._blocks(forward.lost, N).sum(axis=(0, 2))[:3].min() > 0 and forward.exact.all()
     assert ctc._probability_posteriors(*args, 0)[2].all()
     assert_equal_pytorch(z, targets, input_lengths, target_lengths)
@@ -291,16 +289,15 @@ def test_log_space_restarts_at_the_first_loss():
     lp = log_softmax(z)
     args = ctc._check_inputs(lp, targets, input_lengths, target_lengths, 0)
     l_ext = ctc.extend_target(args[1])
-    lattice = ctc._lattice_classes(l_ext, C)
-    emissions = ctc._emissions(args[0], args[2], lattice)
-    forward = ctc._probability_forward(*emissions, lattice, l_ext, args[2], args[3], 0)
+    forward = ctc._probability_forward(*ctc._emissions(args[0], args[2], l_ext), l_ext, args[2],
+                                       args[3], 0)
     lost = ctc._blocks(forward.lost, N).sum(axis=2)  # (T, N)
     first = (lost > 0).argmax(axis=0)
     assert not forward.exact.any() and (lost.argmax(axis=0) != first).all()
     # ctc_loss's recursion (alpha and beta meeting in the middle, a chunk of frames at a
     # time): alpha's variables are those of the whole-array recursion, bit for bit
     _, exact, _, t_0, x_before = ctc._probability_log_p(
-        *ctc._emissions(args[0], args[2], lattice, paired=True), lattice, l_ext, args[2],
+        *ctc._emissions(args[0], args[2], l_ext, paired=True), l_ext, args[2],
         args[3], 0)
     assert not exact.any()
     assert t_0 == first.min() > 0
@@ -331,10 +328,8 @@ def test_alpha_and_beta_meet_in_the_middle(T):
     lp = log_softmax(z)
     args = ctc._check_inputs(lp, targets, input_lengths, target_lengths, 0)
     l_ext = ctc.extend_target(args[1])
-    lattice = ctc._lattice_classes(l_ext, C)
     log_p, exact, _, t_0, _ = ctc._probability_log_p(
-        *ctc._emissions(args[0], args[2], lattice, paired=True), lattice, l_ext, args[2],
-        args[3], 0)
+        *ctc._emissions(args[0], args[2], l_ext, paired=True), l_ext, args[2], args[3], 0)
     assert exact.all() and t_0 == min((T + 1) // 2, input_lengths.min())
     expected = log_space_loss(lp, targets, input_lengths, target_lengths)
     np.testing.assert_allclose(-log_p, expected, rtol=1e-13)
