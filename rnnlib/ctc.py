@@ -383,9 +383,11 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False):
     """Scaled emission probabilities as frames (T, N C + 1), float64, and log scales m (T, N).
 
     Column n C + k of row t is y_t(k) = exp(log y_t(k) - m_t) of sequence n; the last
-    column holds 0. With paired, frames is (K, 2 (N C + 1)), K = ceil(T / 2): row t holds
-    frame t, then frame T - 1 - t (the two halves read by _probability_log_p). Log-probabilities (<= 0, up to rounding) need no scale (m = 0); larger
+    column holds 0. Log-probabilities (<= 0, up to rounding) need no scale (m = 0); larger
     values get m_t = the frame's largest, so that y <= 1. y = m = 0 at frames t >= T_n.
+    With paired, frames is (K, 2 (N C + 1)), K = ceil(T / 2): row t holds frame t, then
+    frame T - 1 - t (the two halves _probability_log_p reads), and y at frames t >= T_n
+    is left as it is (finite, at most e): no variable computed from it is read.
     Also returns lost_from (N,): the first frame at which some class of sequence n's
     lattice (extended targets l_ext, (N, L')) has a finite log-probability whose y underflows
     (more than ~708 below m_t); T if none; and floor: no y is below it (below _TINY,
@@ -406,15 +408,18 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False):
                      & _lattice_classes(l_ext, C))
         lost = (underflow & used[:, :, None]).any(axis=2)  # (T, N)
         lost_from = np.where(lost.any(axis=0), lost.argmax(axis=0), T)
-    K = T - T // 2 if paired else T
-    shape = (K, 2 if paired else 1, N * C + 1)
-    frames = _kept("frames", K * shape[1] * shape[2]).reshape(shape) if paired else np.empty(shape)
-    frames[:, :, -1] = 0.0
-    sources = [(log_probs[:K], used[:K]), (log_probs[::-1][:K], used[::-1][:K])][:shape[1]]
     # (no overflow: log-probabilities are <= 1, and other inputs were shifted above)
-    for (source, used), out in zip(sources, frames.transpose(1, 0, 2)):
-        np.exp(source.reshape(K, N * C), out=out[:, :-1], dtype=np.float64)
-        out[:, :-1].reshape(K, N, C)[~used] = 0.0
+    if not paired:
+        frames = np.empty((T, N * C + 1))
+        frames[:, -1] = 0.0
+        np.exp(log_probs.reshape(T, N * C), out=frames[:, :-1], dtype=np.float64)
+        frames[:, :-1].reshape(T, N, C)[~used] = 0.0
+        return frames, m, lost_from, floor
+    K = T - T // 2
+    frames = _kept("frames", K * 2 * (N * C + 1)).reshape(K, 2, N * C + 1)
+    frames[:, :, -1] = 0.0
+    np.exp(log_probs[:K].reshape(K, N * C), out=frames[:, 0, :-1], dtype=np.float64)
+    np.exp(log_probs[::-1][:K].reshape(K, N * C), out=frames[:, 1, :-1], dtype=np.float64)
     return frames.reshape(K, -1), m, lost_from, floor
 
 
