@@ -394,15 +394,18 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False):
     some y may be 0 at a frame t < T_n: -inf or underflow).
     """
     T, N, C = log_probs.shape
-    used = np.arange(T)[:, None] < input_lengths  # (T, N)
     m = np.zeros((T, N))
+    used = None  # frames t < T_n, (T, N), made when needed
     if log_probs.max() > 1.0:  # not log-probabilities (or padding at t >= T_n)
+        used = np.arange(T)[:, None] < input_lengths
         m = np.where(used, log_probs.max(axis=2), 0.0).astype(np.float64)
         m[np.isneginf(m)] = 0.0
         # a float64 copy, 0 at frames t >= T_n (which may hold anything, e^1000 too)
         log_probs = np.where(used[:, :, None], log_probs - m[:, :, None], 0.0)
     lost_from = np.full(N, T)
     floor = float(np.exp(np.float64(log_probs.min())))
+    if used is None and (floor < _TINY or not paired):
+        used = np.arange(T)[:, None] < input_lengths
     if floor < _TINY:  # some y may underflow (or log_probs holds -inf)
         underflow = ((log_probs < np.log(_TINY)) & (log_probs > -np.inf)
                      & _lattice_classes(l_ext, C))
@@ -532,8 +535,7 @@ def _none_lost(x, floor):
     if no positive x is below _TINY and none below 2 _TINY / floor: if x holds as many
     values below the larger of the two as zeros.
     """
-    with np.errstate(divide="ignore"):
-        threshold = max(_TINY, 2 * _TINY / np.float64(floor))  # inf if floor = 0
+    threshold = max(_TINY, 2 * _TINY / floor) if floor > 0 else np.inf
     return np.count_nonzero(x < threshold) == np.count_nonzero(x == 0.0)
 
 
@@ -638,18 +640,21 @@ def _meeting_rows(l_ext, target_lengths, blank, zero):
     layout read backwards (sequence n in block 2N - 1 - n, its last node first). Read
     backwards, the recursion's j - 1 and j - 2 are s + 1 and s + 2, and beta may jump
     from s + 2 to s where alpha may jump from s to s + 2. Returns column, skip and nodes
-    in these rows, each (2W - 2,) (see _node_values; zero: the column of frames that
-    holds 0), and skip (N, L') of the nodes.
+    in these rows (see _node_values; zero: the column of frames that holds 0) and a row
+    with 1 at node 0 of alpha, each (2W - 2,); beta's node 0 (node L'_n - 1), (N,); and
+    skip (N, L') of the nodes.
     """
     N, L = l_ext.shape
     column, skip, nodes = _node_values(l_ext, target_lengths, blank, zero // N)
-    rows = np.zeros((3, 2 * N * (L + 2) + 2))  # column, skip, nodes
+    rows = np.zeros((4, 2 * N * (L + 2) + 2))  # column, skip, nodes, alpha's start
     rows[0] = zero
-    blocks = rows[:, :-2].reshape(3, 2 * N, L + 2)
-    blocks[:, :N, 2:] = column, skip, nodes
+    blocks = rows[:, :-2].reshape(4, 2 * N, L + 2)
+    blocks[:3, :N, 2:] = column, skip, nodes
     blocks[0, N:, 2:], blocks[2, N:, 2:] = column[::-1, ::-1], nodes[::-1, ::-1]
     blocks[1, N:, 4:] = skip[::-1, :1:-1]  # node s of beta: skip_{s+2}, 0 for the last two
-    return rows[0].astype(np.intp), rows[1], rows[2].astype(bool), skip
+    blocks[3, :N, 2] = 1.0
+    beta_start = (2 * N - 1 - np.arange(N)) * (L + 2) + L + 1 - 2 * target_lengths
+    return rows[0].astype(np.intp), rows[1], rows[2].astype(bool), rows[3], beta_start, skip
 
 
 def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
@@ -670,12 +675,12 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     """
     (T, N), K = m.shape, len(frames)
     zero = frames.shape[1] // 2 - 1  # the column of a frame that holds 0
-    row_column, row_skip, row_nodes, skip = _meeting_rows(l_ext, target_lengths, blank, zero)
+    row_column, row_skip, row_nodes, alpha_start, beta_start, skip = _meeting_rows(
+        l_ext, target_lengths, blank, zero)
     W, half = len(row_column), (len(row_column) - 2) // 2  # the first half holds alpha
     row_column[half:] += zero + 1  # beta reads the second frame of each row of frames
     long = input_lengths > K                  # beta of sequence n covers frames K .. T_n - 1
     first = T - input_lengths                 # ... from step T - T_n
-    beta_start = W - 1 - _last_nodes(l_ext, target_lengths)  # entry of its node L'_n - 1
     # the step whose x each block ends with (-1: beta of a sequence with T_n <= K, x_{-1})
     ending = np.concatenate([np.minimum(input_lengths, K), np.where(long, T - K, 0)[::-1]]) - 1
     starts = {}                               # step t: columns where x_t = 1 (beta's starts)
@@ -685,9 +690,8 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     chunk = len(y)
     # x_{-1}: 1 at node 0 of alpha, and of the beta that start at step 0 or never (T_n <= K:
     # their frames are 0, and their final x is x_{-1})
-    x[0] = 0.0
-    x[0, np.concatenate([np.arange(N) * (l_ext.shape[1] + 2) + 2,
-                         beta_start[(first == 0) | ~long]])] = 1.0
+    x[0] = alpha_start
+    x[0, beta_start[(first == 0) | ~long]] = 1.0
     starts.pop(-1, None)
     final = _blocks(x[0], 2 * N).copy()      # (2N, L' + 2)
     c, count = np.ones((K, 2 * N)), None
