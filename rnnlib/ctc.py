@@ -533,8 +533,18 @@ def _none_lost(x, floor):
     A lost variable is y_t(j) x_hat_t(j) < _TINY with a predecessor x_{t-1} that is normal,
     so x_hat_t(j) >= the smallest positive x. With y >= floor (_emissions), none can be lost
     if no positive x is below _TINY and none below 2 _TINY / floor: if x holds as many
-    values below the larger of the two as zeros.
+    values below the larger of the two as zeros. Before that scan of every row, a test on
+    a few: rows 0, _RESCALE_EVERY, ... (the first and the rescaled ones) and the last. A
+    positive x_t(j) >= y_t(j) x_{t-1}(i) >= floor x_{t-1}(i) for a positive x_{t-1}(i),
+    or is 1 (a start), so the rows up to the next of these are at least
+    min(floor, 1)^_RESCALE_EVERY times their smallest positive (or 1).
     """
+    shrink = min(floor, 1.0) ** _RESCALE_EVERY
+    if shrink > 0:
+        rows = np.concatenate([x[::_RESCALE_EVERY], x[-1:]])
+        smallest = float(np.where(rows > 0.0, rows, np.inf).min())
+        if smallest >= _TINY and min(smallest, 1.0) * shrink >= 2 * _TINY:
+            return True
     threshold = max(_TINY, 2 * _TINY / floor) if floor > 0 else np.inf
     return np.count_nonzero(x < threshold) == np.count_nonzero(x == 0.0)
 

@@ -355,6 +355,30 @@ def test_chunks_of_frames_give_the_same_numbers(scale, monkeypatch):
     assert len(ctc._workspaces.last[1]) == 8  # (the chunk had 8 frames)
 
 
+def test_quick_test_for_lost_variables_is_sound(monkeypatch):
+    # _none_lost first looks at every _RESCALE_EVERY-th row only; when it answers "none
+    # lost" that way, no positive variable in any row is below _TINY or 2 _TINY / floor
+    seen = {True: 0, False: 0}
+    none_lost = ctc._none_lost
+
+    def checked(x, floor):
+        answer = none_lost(x, floor)
+        threshold = max(ctc._TINY, 2 * ctc._TINY / floor) if floor > 0 else np.inf
+        every_row = not ((x > 0) & (x < threshold)).any()
+        assert every_row or not answer
+        seen[answer] += 1
+        return answer
+
+    monkeypatch.setattr(ctc, "_none_lost", checked)
+    rng = np.random.default_rng(2)
+    for scale in (1, 3, 10, 30, 100):
+        T, N, C, S = 200, 4, 6, 15
+        z = rng.normal(size=(T, N, C)) * scale
+        ctc_loss(log_softmax(z), rng.integers(1, C, size=(N, S)), [T, 150, 90, 199],
+                 [S, 10, 4, 0])
+    assert seen[True] > 0 and seen[False] > 0
+
+
 def test_threads_keep_their_own_arrays():
     # ctc_loss keeps its working arrays between calls, one set per thread: batches of
     # different sizes computed at once in four threads give the results of one thread
