@@ -581,7 +581,8 @@ def _probability_forward(frames, m, lost_from, floor, l_ext, input_lengths,
     frames, m, lost_from, floor: from _emissions; l_ext: (N, L') extended targets.
     Returns a _Forward: log_p (N,); x (T, W), rescaled, row t is x_t; y (T, W) in the row
     layout; exact (N,) (False: compute again in log space); lost (T, W) (see
-    _lost_variables); log c (T, N) (see _rescaled_recursion).
+    _lost_variables), or None if _none_lost shows there are none; log c (T, N) (see
+    _rescaled_recursion).
     """
     T, N = m.shape
     C = (frames.shape[1] - 1) // N
@@ -597,9 +598,14 @@ def _probability_forward(frames, m, lost_from, floor, l_ext, input_lengths,
     end = x[input_lengths, last] + x[input_lengths, last - 1]  # row T_n of x is x_{T_n - 1}
     with np.errstate(divide="ignore"):
         log_p = log_scale[input_lengths - 1, np.arange(N)] + np.log(end)
-    used = np.arange(T)[:, None] < input_lengths
-    lost = _lost_rows(x, y, skip, _row(nodes, False), used, floor)
-    count = _blocks(lost, N).sum(axis=2) if lost.any() else np.zeros((T, N), int)
+    lost, count = None, np.zeros((T, N), int)
+    if not _none_lost(x, floor):
+        used = np.arange(T)[:, None] < input_lengths
+        nodes, lost = _row(nodes, False), np.empty(y.shape, bool)
+        for t in range(0, T, 64):  # (64 frames at a time: smaller temporary arrays)
+            lost[t:t + 64] = _lost_rows(x[t:t + 65], y[t:t + 64], skip, nodes, used[t:t + 64],
+                                        floor)
+        count = _blocks(lost, N).sum(axis=2)
     exact = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, l_ext,
                        input_lengths)
     return _Forward(log_p, x[1:], y, exact, lost, log_c)
@@ -953,10 +959,8 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
         np.tile(input_lengths, 2), np.tile(target_lengths, 2), blank)
     alpha = _blocks(x, 2 * N)[:, :N]  # (T, N, L' + 2), 0 at t >= T_n and s >= L'_n
     y_ext = _blocks(y_rows, 2 * N)[:, :N]
-    beta = _unreverse(_blocks(x, 2 * N)[:, N:], input_lengths, target_lengths)
-    lost_beta = _unreverse(_blocks(lost_rows, 2 * N)[:, N:], input_lengths, target_lengths)
-    beta_hat = np.zeros_like(beta)
-    np.divide(beta, y_ext, out=beta_hat, where=y_ext > 0)
+    beta_hat = _unreverse(_blocks(x, 2 * N)[:, N:], input_lengths, target_lengths)
+    np.divide(beta_hat, y_ext, out=beta_hat, where=y_ext > 0)  # beta = 0 where y = 0
     post = alpha * beta_hat
     total = post.sum(axis=2)  # (T, N): p divided by the scales of alpha and beta at frame t
     used = np.arange(T)[:, None] < input_lengths
@@ -966,6 +970,9 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
         c_reversed = np.zeros((T, N))  # log c of the reversed problem at the original frames
         for n, T_n in enumerate(input_lengths):
             c_reversed[:T_n, n] = log_c[T_n - 1::-1, N + n]
+        if lost_rows is None:
+            lost_rows = np.zeros(x.shape, bool)
+        lost_beta = _unreverse(_blocks(lost_rows, 2 * N)[:, N:], input_lengths, target_lengths)
         exact |= _certify_pair(_blocks(lost_rows, 2 * N)[:, :N], lost_beta, alpha, beta_hat,
                                y_ext, total, log_c[:, :N], c_reversed) & ~lost_emission
     # a frame's values all near underflow: their rounding is not negligible (rare)
