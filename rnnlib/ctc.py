@@ -413,7 +413,7 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False):
         lost_from = np.where(lost.any(axis=0), lost.argmax(axis=0), T)
     # (no overflow: log-probabilities are <= 1, and other inputs were shifted above)
     if not paired:
-        frames = np.empty((T, N * C + 1))
+        frames = _kept("frames_unpaired", T * (N * C + 1)).reshape(T, N * C + 1)
         frames[:, -1] = 0.0
         np.exp(log_probs.reshape(T, N * C), out=frames[:, :-1], dtype=np.float64)
         frames[:, :-1].reshape(T, N, C)[~used] = 0.0
@@ -445,12 +445,11 @@ def _row(values, guard):
     return row
 
 
-def _start(rows, W, N):
-    """An array (rows, W) for x whose row 0 is x_{-1}: 1 at node 0 of each sequence, else 0.
-
-    Its first two columns (guards) are 0 in every row; the recursion writes the others.
+def _start(x, N):
+    """Make x (rows, W) ready for the recursion: row 0 is x_{-1}, 1 at node 0 of each
+    sequence, else 0; the first two columns (guards) are 0 in every row (the recursion
+    writes the others). Returns x.
     """
-    x = np.empty((rows, W))
     x[0] = 0.0
     _blocks(x[0], N)[:, 2] = 1.0
     x[1:, :2] = 0.0
@@ -587,9 +586,13 @@ def _probability_forward(frames, m, lost_from, floor, l_ext, input_lengths,
     T, N = m.shape
     C = (frames.shape[1] - 1) // N
     column, skip, nodes = _node_values(l_ext, target_lengths, blank, C)
-    y = frames.take(_row(column, N * C), axis=1)  # (T, W)
+    column = _row(column, N * C)
+    W = len(column)
+    # (arrays kept between calls, as fresh ones of this size cost page faults)
+    y = _kept("forward_y", T * W).reshape(T, W)
+    frames.take(column, axis=1, out=y, mode="clip")  # (the columns are valid)
     skip = _row(skip, 0.0)
-    x = _start(T + 1, y.shape[1], N)
+    x = _start(_kept("forward_x", (T + 1) * W).reshape(T + 1, W), N)
     c = np.ones((T, N))
     _rescaled_recursion(y, skip, N, x, c)
     log_c = np.log(c)
@@ -945,7 +948,9 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
     l_ext = extend_target(targets, blank)  # (N, L')
     frames, m, lost_from, floor = _emissions(log_probs, input_lengths, l_ext)
     lost_emission = lost_from < T
-    both = np.zeros((T, 2 * N * C + 1))  # frames of the N sequences, then of the reversed
+    # frames of the N sequences, then of the reversed (kept arrays: see _probability_forward)
+    both = _kept("both", T * (2 * N * C + 1)).reshape(T, 2 * N * C + 1)
+    both[:, N * C:] = 0.0
     both[:, :N * C] = frames[:, :-1]
     m_both, l_both = np.concatenate([m, m], axis=1), np.concatenate([l_ext, l_ext])
     y, y_reversed = frames[:, :-1].reshape(T, N, C), both[:, N * C:-1].reshape(T, N, C)
@@ -959,9 +964,10 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
         np.tile(input_lengths, 2), np.tile(target_lengths, 2), blank)
     alpha = _blocks(x, 2 * N)[:, :N]  # (T, N, L' + 2), 0 at t >= T_n and s >= L'_n
     y_ext = _blocks(y_rows, 2 * N)[:, :N]
-    beta_hat = _unreverse(_blocks(x, 2 * N)[:, N:], input_lengths, target_lengths)
+    beta_hat = _unreverse(_blocks(x, 2 * N)[:, N:], input_lengths, target_lengths,
+                          _kept("beta_hat", alpha.size).reshape(alpha.shape))
     np.divide(beta_hat, y_ext, out=beta_hat, where=y_ext > 0)  # beta = 0 where y = 0
-    post = alpha * beta_hat
+    post = np.multiply(alpha, beta_hat, out=_kept("post", alpha.size).reshape(alpha.shape))
     total = post.sum(axis=2)  # (T, N): p divided by the scales of alpha and beta at frame t
     used = np.arange(T)[:, None] < input_lengths
     feasible = np.isfinite(log_p[:N])
@@ -982,13 +988,15 @@ def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, b
     return log_p[:N], post, exact
 
 
-def _unreverse(rows, input_lengths, target_lengths):
+def _unreverse(rows, input_lengths, target_lengths, out=None):
     """Values (T, N, L' + 2) of the reversed problem at the original frames and nodes.
 
     Row t, node s of sequence n in the reversed problem is frame T_n - 1 - t, node
-    L'_n - 1 - s of the original; entries outside the lengths are 0.
+    L'_n - 1 - s of the original; entries outside the lengths are 0. out: an array for
+    them (of the shape and dtype of rows), or None.
     """
-    out = np.zeros_like(rows)
+    out = np.zeros_like(rows) if out is None else out
+    out.fill(0)
     for n, (T_n, L_n) in enumerate(zip(input_lengths, 2 * target_lengths + 1)):
         out[:T_n, n, 2:2 + L_n] = rows[T_n - 1::-1, n, 2 + L_n - 1:1:-1]
     return out
