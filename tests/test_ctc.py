@@ -380,8 +380,8 @@ def test_quick_test_for_lost_variables_is_sound(monkeypatch):
 
 
 def test_threads_keep_their_own_arrays():
-    # ctc_loss keeps its working arrays between calls, one set per thread: batches of
-    # different sizes computed at once in four threads give the results of one thread
+    # ctc_loss and ctc_loss_and_grad keep working arrays between calls, one set per thread:
+    # batches of different sizes computed at once in four threads give the results of one
     rng = np.random.default_rng(5)
     batches = []
     for k in range(8):
@@ -389,11 +389,15 @@ def test_threads_keep_their_own_arrays():
         z = rng.normal(size=(T, N, C)) * 3
         batches.append((log_softmax(z), rng.integers(1, C, size=(N, S)),
                         rng.integers(T // 2, T + 1, size=N), rng.integers(1, S + 1, size=N)))
-    expected = [ctc_loss(*batch, reduction="none") for batch in batches]
+    def both(batch):
+        return ctc_loss(*batch, reduction="none"), *ctc_loss_and_grad(*batch)
+
+    expected = [both(batch) for batch in batches]
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda batch: ctc_loss(*batch, reduction="none"), batches * 25))
-    for loss, want in zip(results, expected * 25):
-        np.testing.assert_array_equal(loss, want)
+        results = list(pool.map(both, batches * 25))
+    for result, want in zip(results, expected * 25):
+        for array, wanted in zip(result, want):
+            np.testing.assert_array_equal(array, wanted)
 
 
 @pytest.mark.parametrize("seed", range(4))
