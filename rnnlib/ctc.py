@@ -463,7 +463,8 @@ def _rescaled_recursion(y, skip, N, x, c, starts=None, frame_views=None, zero_su
 
     y: (T, W) emission probabilities in the row layout; skip: (W,) (see _row);
     x: (T + 1, W) whose row 0 holds x_{t-1} of the first row of y (see _start), and row
-    t + 1 receives x_t. Every _RESCALE_EVERY rows each sequence's x_t is divided by its
+    t + 1 receives x_t (its first two columns, guards, are left as they are: 0); x[1:]
+    may be y itself (x_t then replaces y_t). Every _RESCALE_EVERY rows each sequence's x_t is divided by its
     sum c_t (c is left as it is at the other rows: 1). starts: {row t: columns} where x_t is set to 1
     (after the recursion wrote it), or None. frame_views: the views below, made once for
     arrays x and y of which these are the first rows (see _workspace), or None.
@@ -471,15 +472,15 @@ def _rescaled_recursion(y, skip, N, x, c, starts=None, frame_views=None, zero_su
     needed to find the lost variables unless _none_lost shows there are none.
     """
     T, W = y.shape
-    skip, jump = skip[2:], np.empty(W - 2)
+    skip, jump, x_hat = skip[2:], np.empty(W - 2), np.empty(W - 2)
     add, multiply = np.add, np.multiply  # (out passed by position: a faster call)
     if frame_views is None:
         frame_views = _frame_views(x, y)
-    for t, (stay, step, hop, x_t_2, x_t, y_t) in enumerate(frame_views[:T]):
-        add(stay, step, x_t_2)                # x_t holds x_hat_t ...
+    for t, (stay, step, hop, x_t_2, y_t_2, x_t) in enumerate(frame_views[:T]):
+        add(stay, step, x_hat)
         multiply(hop, skip, jump)
-        add(x_t_2, jump, x_t_2)
-        multiply(x_t, y_t, x_t)               # ... then y_t x_hat_t
+        add(x_hat, jump, x_hat)
+        multiply(y_t_2, x_hat, x_t_2)
         if t % _RESCALE_EVERY == _RESCALE_EVERY - 1:
             # subnormal numbers have lost precision (and are slow): make them 0 before the
             # division could turn them into normal numbers, so that they are found as lost
@@ -514,14 +515,13 @@ def _lost_variables(x, skip, positive):
     return reached
 
 
-def _lost_rows(x, y, skip, nodes, used, floor):
-    """_lost_variables (T, W) of rows x (T + 1, W), y (T, W).
+def _lost_rows(x, positive, skip, used):
+    """_lost_variables (T, W) of rows x (T + 1, W) at the frames t < T_n (used, (T, N)).
 
-    nodes: (W,) bool, the nodes s < L'_n; used: (T, N) bool, frames t < T_n; floor: from
-    _emissions: below _TINY some emission may be 0, and y_t(j) > 0 is read from y, else
-    y_t(j) > 0 exactly at the nodes of used frames.
+    positive: (T, W) or (W,) bool, where y_t(j) > 0: y > 0 if some emission may be 0
+    (floor < _TINY, see _emissions), else the nodes s < L'_n.
     """
-    lost = _lost_variables(x, skip, y > 0 if floor < _TINY else nodes)
+    lost = _lost_variables(x, skip, positive)
     _blocks(lost, used.shape[1])[~used] = False
     return lost
 
@@ -604,10 +604,10 @@ def _probability_forward(frames, m, lost_from, floor, l_ext, input_lengths,
     lost, count = None, np.zeros((T, N), int)
     if not _none_lost(x, floor):
         used = np.arange(T)[:, None] < input_lengths
-        nodes, lost = _row(nodes, False), np.empty(y.shape, bool)
+        positive, lost = y > 0 if floor < _TINY else _row(nodes, False), np.empty(y.shape, bool)
         for t in range(0, T, 64):  # (64 frames at a time: smaller temporary arrays)
-            lost[t:t + 64] = _lost_rows(x[t:t + 65], y[t:t + 64], skip, nodes, used[t:t + 64],
-                                        floor)
+            lost[t:t + 64] = _lost_rows(x[t:t + 65], positive[t:t + 64] if floor < _TINY
+                                        else positive, skip, used[t:t + 64])
         count = _blocks(lost, N).sum(axis=2)
     exact = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, l_ext,
                        input_lengths)
@@ -632,23 +632,24 @@ def _kept(name, size):
 
 
 def _frame_views(x, y):
-    """Per row t of y: views x_{t-1}(j), x_{t-1}(j-1), x_{t-1}(j-2), x_t(j) for the columns
-    j >= 2, x_t and y_t, where x (T + 1, W) holds x_{t-1} in row t (see _rescaled_recursion).
+    """Per row t of y: views x_{t-1}(j), x_{t-1}(j-1), x_{t-1}(j-2), x_t(j), y_t(j) for the
+    columns j >= 2, and x_t, where x (T + 1, W) holds x_{t-1} in row t (see
+    _rescaled_recursion).
     """
-    return list(zip(x[:-1, 2:], x[:-1, 1:-1], x[:-1, :-2], x[1:, 2:], x[1:], y))
+    return list(zip(x[:-1, 2:], x[:-1, 1:-1], x[:-1, :-2], x[1:, 2:], y[:, 2:], x[1:]))
 
 
 def _workspace(W):
-    """Arrays x (chunk + 1, W) and y (chunk, W) and their _frame_views, for _probability_log_p.
+    """An array x (chunk + 1, W) and its _frame_views with y = x[1:], for _probability_log_p.
 
-    Kept for the next call with rows of the same width (one per thread): allocating arrays
-    of this size anew, and making the views, takes a sizeable share of a call's time.
+    Kept for the next call with rows of the same width (one per thread): allocating an
+    array of this size anew, and making the views, takes a sizeable share of a call's time.
     """
     workspace = getattr(_workspaces, "last", None)
     if workspace is None or workspace[0].shape[1] != W:
         chunk = max(1, _CHUNK_ENTRIES // (W * _RESCALE_EVERY)) * _RESCALE_EVERY
-        x, y = np.zeros((chunk + 1, W)), np.empty((chunk, W))  # x's guards stay 0
-        workspace = _workspaces.last = (x, y, _frame_views(x, y))
+        x = np.zeros((chunk + 1, W))
+        workspace = _workspaces.last = (x, _frame_views(x, x[1:]))
     return workspace
 
 
@@ -705,8 +706,8 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     starts = {}                               # step t: columns where x_t = 1 (beta's starts)
     for t, j in zip((first - 1)[long].tolist(), beta_start[long].tolist()):
         starts.setdefault(t, []).append(j)
-    x, y, frame_views = _workspace(W)
-    chunk = len(y)
+    x, frame_views = _workspace(W)  # row t + 1 holds y_t, then x_t (see _rescaled_recursion)
+    chunk = len(x) - 1
     # x_{-1}: 1 at node 0 of alpha, and of the beta that start at step 0 or never (T_n <= K:
     # their frames are 0, and their final x is x_{-1})
     x[0] = alpha_start
@@ -719,16 +720,19 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     for t in range(0, K, chunk):
         rows = min(chunk, K - t)
         # (mode "clip": the columns are valid, and with it take writes y directly)
-        frames[t:t + rows].take(row_column, axis=1, out=y[:rows], mode="clip")
+        y = x[1:rows + 1]
+        frames[t:t + rows].take(row_column, axis=1, out=y, mode="clip")
         chunk_starts = {s - t: cols for s, cols in starts.items() if t <= s < t + rows}
-        args = y[:rows], row_skip, 2 * N, x[:rows + 1], c[t:t + rows], chunk_starts, frame_views
+        args = y, row_skip, 2 * N, x[:rows + 1], c[t:t + rows], chunk_starts, frame_views
         _rescaled_recursion(*args, zero_subnormal=False)
         if not _none_lost(x[:rows + 1], floor):  # again, subnormals made 0: find the lost
-            _rescaled_recursion(*args)  # (row 0 of x is as it was)
+            frames[t:t + rows].take(row_column, axis=1, out=y, mode="clip")  # (row 0 is kept)
+            positive = y > 0 if floor < _TINY else row_nodes
+            _rescaled_recursion(*args)
             steps = np.arange(t, t + rows)[:, None]
             used = np.concatenate([steps < np.minimum(input_lengths, K),
                                    ((first <= steps) & (steps < T - K))[:, ::-1]], axis=1)
-            lost = _lost_rows(x[:rows + 1], y[:rows], row_skip, row_nodes, used, floor)
+            lost = _lost_rows(x[:rows + 1], positive, row_skip, used)
             if count is None:
                 count = np.zeros((K, 2 * N), int)
             count[t:t + rows] = _blocks(lost, 2 * N).sum(axis=2)
