@@ -1,6 +1,6 @@
 """Speed of rnnlib.ctc against PyTorch's ctc_loss and pyctcdecode, measured in one run.
 
-    python benchmarks/bench_ctc.py [--repeat 20] [--beam-width 16] [--threads 1]
+    python benchmarks/bench_ctc.py [--repeat 20] [--beam-width 16] [--threads 1] [--forward-only]
 
 1. CTC loss and gradient against ``torch.nn.functional.ctc_loss`` on the CPU, in float32
    and float64, at two sizes: T=100, N=16, C=30, S=20 and T=500, N=32, C=30, S=50.
@@ -9,6 +9,9 @@
    - ``ctc_loss_and_grad``, and separate ``ctc_loss`` + ``ctc_grad`` calls, against
      torch's forward + backward through ``log_softmax`` (rnnlib's gradient is with
      respect to the logits too). Target: ``ctc_loss_and_grad`` within 1.3x.
+   With --forward-only, only ``ctc_loss`` and torch's forward take turns (and nothing
+   else is timed): no backward pass runs between them to push their arrays out of the
+   caches.
 2. How the time grows with T (T = 100, 200, 400, 800; N=16, C=30, S=20, float32 and
    float64): CPU milliseconds, and per frame relative to T=100 (1.00 = linear).
 3. ``prefix_beam_search`` against pyctcdecode's decoder without a language model on the
@@ -118,7 +121,7 @@ def ratio_line(name, ours, theirs, peer):
             f"= {b_ours / b_theirs:4.2f}x   median CPU {c_ours / c_theirs:4.2f}x   ({peer})")
 
 
-def bench_loss(repeat):
+def bench_loss(repeat, forward_only=False):
     print(f"CTC loss and gradient against torch (torch threads={torch.get_num_threads()}, "
           f"NumPy BLAS threads={os.environ['OPENBLAS_NUM_THREADS']}; "
           f"median and best of {repeat} interleaved runs)")
@@ -126,6 +129,11 @@ def bench_loss(repeat):
         print(f"  T={T} N={N} C={C} S={S}")
         for dtype in (np.float32, np.float64):
             fns = contenders(T, N, C, S, dtype)
+            if forward_only:
+                times = interleaved_times([fns["ctc_loss"], fns["torch forward"]], repeat)
+                print(f"   {np.dtype(dtype).name}:")
+                print(ratio_line("ctc_loss", *times, "torch forward"))
+                continue
             (loss, grad), (t_loss, t_grad) = fns["ctc_loss_and_grad"](), fns["torch forward+backward"]()
             print(f"   {np.dtype(dtype).name}: |loss - torch| / loss = "
                   f"{abs(loss - t_loss) / abs(t_loss):.1e}, max |grad - torch| = "
@@ -212,9 +220,13 @@ def main():
     parser.add_argument("--beam-width", type=int, default=16, help="beam width of both decoders")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads and NumPy's BLAS threads")
+    parser.add_argument("--forward-only", action="store_true",
+                        help="time only ctc_loss against torch's forward, then stop")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    bench_loss(args.repeat)
+    bench_loss(args.repeat, args.forward_only)
+    if args.forward_only:
+        return
     bench_scaling(max(3, args.repeat // 2))
     bench_decoder(max(1, args.repeat // 10), args.beam_width)
 
