@@ -616,6 +616,7 @@ def _probability_forward(frames, m, lost_from, floor, l_ext, input_lengths,
 
 _CHUNK_ENTRIES = 90_000  # about how many values of x one chunk of _probability_log_p holds
 _workspaces = threading.local()  # arrays kept for the next call (_kept, _workspace)
+_KEEP_AT_MOST = 2_000_000          # values (16 MB) of the largest array _kept keeps
 
 
 def _kept(name, size):
@@ -623,7 +624,10 @@ def _kept(name, size):
 
     Fresh arrays of some 100 kB or more cost page faults (tens of microseconds) on each
     call; a kept one is made again only when it is too small or four times too large.
+    Arrays of more than _KEEP_AT_MOST values are not kept (their page faults matter less).
     """
+    if size > _KEEP_AT_MOST:
+        return np.empty(size)
     kept = getattr(_workspaces, name, None)
     if kept is None or not size <= len(kept) <= 4 * size:
         kept = np.empty(size)

@@ -352,7 +352,13 @@ def test_chunks_of_frames_give_the_same_numbers(scale, monkeypatch):
     monkeypatch.setattr(ctc, "_workspaces", threading.local())
     np.testing.assert_array_equal(
         ctc_loss(lp, targets, input_lengths, target_lengths, reduction="none"), expected)
-    assert len(ctc._workspaces.last[1]) == 8  # (the chunk had 8 frames)
+    assert len(ctc._workspaces.last[0]) == 9  # (the chunk had 8 frames)
+    # and with no array kept between calls (all of them larger than _KEEP_AT_MOST)
+    monkeypatch.setattr(ctc, "_KEEP_AT_MOST", 0)
+    monkeypatch.setattr(ctc, "_workspaces", threading.local())
+    np.testing.assert_array_equal(
+        ctc_loss(lp, targets, input_lengths, target_lengths, reduction="none"), expected)
+    assert not hasattr(ctc._workspaces, "frames")
 
 
 def test_quick_test_for_lost_variables_is_sound(monkeypatch):
