@@ -464,10 +464,11 @@ def _rescaled_recursion(y, skip, N, x, c, starts=None, frame_views=None, zero_su
     y: (T, W) emission probabilities in the row layout; skip: (W,) (see _row);
     x: (T + 1, W) whose row 0 holds x_{t-1} of the first row of y (see _start), and row
     t + 1 receives x_t (its first two columns, guards, are left as they are: 0); x[1:]
-    may be y itself (x_t then replaces y_t). Every _RESCALE_EVERY rows each sequence's x_t is divided by its
-    sum c_t (c is left as it is at the other rows: 1). starts: {row t: columns} where x_t is set to 1
-    (after the recursion wrote it), or None. frame_views: the views below, made once for
-    arrays x and y of which these are the first rows (see _workspace), or None.
+    may be y itself (x_t then replaces y_t). Every _RESCALE_EVERY rows each sequence's
+    x_t is divided by its sum c_t (c is left as it is at the other rows: 1). starts:
+    {row t: columns} where x_t is set to 1 (after the recursion wrote it), or None.
+    frame_views: the views below, made once for arrays x and y of which these are the
+    first rows (see _workspace), or None.
     zero_subnormal: make subnormal numbers 0 before each division by c_t (see below);
     needed to find the lost variables unless _none_lost shows there are none.
     """
@@ -601,13 +602,17 @@ def _probability_forward(frames, m, lost_from, floor, l_ext, input_lengths,
     end = x[input_lengths, last] + x[input_lengths, last - 1]  # row T_n of x is x_{T_n - 1}
     with np.errstate(divide="ignore"):
         log_p = log_scale[input_lengths - 1, np.arange(N)] + np.log(end)
+    # lost variables, searched for 64 frames at a time where _none_lost cannot rule them out
     lost, count = None, np.zeros((T, N), int)
-    if not _none_lost(x, floor):
-        used = np.arange(T)[:, None] < input_lengths
-        positive, lost = y > 0 if floor < _TINY else _row(nodes, False), np.empty(y.shape, bool)
-        for t in range(0, T, 64):  # (64 frames at a time: smaller temporary arrays)
-            lost[t:t + 64] = _lost_rows(x[t:t + 65], positive[t:t + 64] if floor < _TINY
-                                        else positive, skip, used[t:t + 64])
+    for t in range(0, T, 64):
+        if _none_lost(x[t:t + 65], floor):
+            continue
+        if lost is None:
+            lost, used = np.zeros(y.shape, bool), np.arange(T)[:, None] < input_lengths
+            nodes = _row(nodes, False)
+        positive = y[t:t + 64] > 0 if floor < _TINY else nodes
+        lost[t:t + 64] = _lost_rows(x[t:t + 65], positive, skip, used[t:t + 64])
+    if lost is not None:
         count = _blocks(lost, N).sum(axis=2)
     exact = _exactness(count, lost_from, log_scale, log_c, log_p, frames, m, l_ext,
                        input_lengths)
@@ -619,18 +624,19 @@ _workspaces = threading.local()  # arrays kept for the next call (_kept, _worksp
 _KEEP_AT_MOST = 2_000_000          # values (16 MB) of the largest array _kept keeps
 
 
-def _kept(name, size):
-    """A float64 array of ``size`` values, kept per thread under ``name`` for the next call.
+def _kept(name, size, dtype=np.float64):
+    """An array of ``size`` values of ``dtype``, kept per thread under ``name`` for later calls.
 
     Fresh arrays of some 100 kB or more cost page faults (tens of microseconds) on each
     call; a kept one is made again only when it is too small or four times too large.
     Arrays of more than _KEEP_AT_MOST values are not kept (their page faults matter less).
     """
     if size > _KEEP_AT_MOST:
-        return np.empty(size)
+        return np.empty(size, dtype)
+    name = f"{name} {np.dtype(dtype).name}"
     kept = getattr(_workspaces, name, None)
     if kept is None or not size <= len(kept) <= 4 * size:
-        kept = np.empty(size)
+        kept = np.empty(size, dtype)
         setattr(_workspaces, name, kept)
     return kept[:size]
 
@@ -933,15 +939,15 @@ def ctc_loss_and_grad(log_probs, targets, input_lengths, target_lengths, blank=0
     feasible = np.isfinite(log_p)
     unused = np.arange(T)[:, None] >= input_lengths  # (T, N)
     with np.errstate(over="ignore"):
-        y = np.exp(log_probs)  # frames t >= T_n may hold anything: set to 0 below
+        grad = np.exp(log_probs)  # y; frames t >= T_n may hold anything: set to 0 below
     # dL/dz_t(k) = y_t(k) - gamma_t(k)
-    grad = y - _sum_by_label(post, targets, blank, C)
+    grad -= _sum_by_label(post, targets, blank, C)
     grad[unused] = 0.0
     grad[:, ~feasible] = 0.0 if zero_infinity else np.nan
     loss = -log_p
     if zero_infinity:
         loss = np.where(feasible, loss, 0.0)
-    return loss.astype(log_probs.dtype), grad.astype(log_probs.dtype)
+    return loss.astype(log_probs.dtype, copy=False), grad.astype(log_probs.dtype, copy=False)
 
 
 def _probability_posteriors(log_probs, targets, input_lengths, target_lengths, blank):
@@ -1083,5 +1089,6 @@ def _sum_by_label(post, targets, blank, C):
     l_ext = extend_target(targets, blank)  # (N, L')
     one_hot = np.zeros((N, width, C), post.dtype)
     one_hot[np.arange(N)[:, None], np.arange(2, width), l_ext] = 1.0  # guards: all zero
-    gamma = np.matmul(post.transpose(1, 0, 2), one_hot)  # (N, T, C)
+    gamma = _kept("gamma", N * T * C, post.dtype).reshape(N, T, C)
+    np.matmul(post.transpose(1, 0, 2), one_hot, out=gamma)
     return gamma.transpose(1, 0, 2)
