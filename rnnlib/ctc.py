@@ -729,8 +729,8 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     x_before = None
     for t in range(0, K, chunk):
         rows = min(chunk, K - t)
-        # (mode "clip": the columns are valid, and with it take writes y directly)
         y = x[1:rows + 1]
+        # (mode "clip": the columns are valid, and with it take writes y directly)
         frames[t:t + rows].take(row_column, axis=1, out=y, mode="clip")
         chunk_starts = {s - t: cols for s, cols in starts.items() if t <= s < t + rows}
         args = y, row_skip, 2 * N, x[:rows + 1], c[t:t + rows], chunk_starts, frame_views
@@ -759,7 +759,7 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
         x[0] = x[rows]
     if x_before is None:  # t_0 = K
         x_before = x[0].copy()
-    c[c == _EMPTY] = 1.0  # a block of zeros keeps its scale (beta not started yet)
+    c[c == _EMPTY] = 1.0  # a block of zeros (beta not started yet, no path left) keeps its scale
     log_c = np.log(c)
     log_scale = np.cumsum(log_c, axis=0)  # (K, 2N)
     if m.any():
