@@ -97,17 +97,18 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
         raise ValueError(f"blank: expected an index in [0, {C}), got {blank}")
     input_lengths = _check_int_vector("input_lengths", input_lengths, N)
     target_lengths = _check_int_vector("target_lengths", target_lengths, N)
-    if input_lengths.min() < 1 or input_lengths.max() > T:
+    # (N numbers: Python's min and max take less time than NumPy's)
+    if min(input_lengths.tolist()) < 1 or max(input_lengths.tolist()) > T:
         raise ValueError(f"input_lengths: expected values in [1, T={T}], "
                          f"got {input_lengths.tolist()}")
     log_probs = _ignore_unused_frames(log_probs, input_lengths)
-    if target_lengths.min() < 0:
+    if min(target_lengths.tolist()) < 0:
         raise ValueError(f"target_lengths: expected values >= 0, got {target_lengths.tolist()}")
 
     targets = np.asarray(targets)
     if targets.size and targets.dtype.kind not in "iu":
         raise ValueError(f"targets: expected integers, got dtype {targets.dtype}")
-    S = int(target_lengths.max())
+    S = max(target_lengths.tolist())
     if targets.ndim == 1:
         total = int(target_lengths.sum())
         if targets.shape != (total,):
@@ -725,7 +726,7 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     starts.pop(-1, None)
     final = _blocks(x[0], 2 * N).copy()      # (2N, L' + 2)
     c, count = np.ones((K, 2 * N)), None
-    t_0 = min(int(lost_from.min()), K, int(input_lengths.min()))
+    t_0 = min(lost_from.tolist() + input_lengths.tolist() + [K])
     x_before = None
     for t in range(0, K, chunk):
         rows = min(chunk, K - t)
