@@ -710,20 +710,23 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
         l_ext, target_lengths, blank, zero)
     W, half = len(row_column), (len(row_column) - 2) // 2  # the first half holds alpha
     row_column[half:] += zero + 1  # beta reads the second frame of each row of frames
-    long = input_lengths > K                  # beta of sequence n covers frames K .. T_n - 1
-    first = T - input_lengths                 # ... from step T - T_n
+    # per sequence (N numbers: Python lists take less time than NumPy here); beta of
+    # sequence n covers frames K .. T_n - 1 if T_n > K (long), from step T - T_n
+    lengths = input_lengths.tolist()
+    long = input_lengths > K
     # the step whose x each block ends with (-1: beta of a sequence with T_n <= K, x_{-1})
-    ending = np.concatenate([np.minimum(input_lengths, K), np.where(long, T - K, 0)[::-1]]) - 1
-    starts = {}                               # step t: columns where x_t = 1 (beta's starts)
-    for t, j in zip((first - 1)[long].tolist(), beta_start[long].tolist()):
-        starts.setdefault(t, []).append(j)
+    ending = np.array([min(T_n, K) - 1 for T_n in lengths]
+                      + [T - K - 1 if T_n > K else -1 for T_n in lengths[::-1]])
+    starts, at_once = {}, []  # step t: columns where x_t = 1; columns of 1 in x_{-1}
+    for T_n, j in zip(lengths, beta_start.tolist()):
+        if K < T_n < T:
+            starts.setdefault(T - T_n - 1, []).append(j)
+        else:  # beta starts at step 0, or never (its frames are 0, its final x is x_{-1})
+            at_once.append(j)
     x, frame_views = _workspace(W)  # row t + 1 holds y_t, then x_t (see _rescaled_recursion)
     chunk = len(x) - 1
-    # x_{-1}: 1 at node 0 of alpha, and of the beta that start at step 0 or never (T_n <= K:
-    # their frames are 0, and their final x is x_{-1})
-    x[0] = alpha_start
-    x[0, beta_start[(first == 0) | ~long]] = 1.0
-    starts.pop(-1, None)
+    x[0] = alpha_start  # x_{-1}: 1 at node 0 of alpha ...
+    x[0, at_once] = 1.0  # ... and of beta where it starts at once
     final = _blocks(x[0], 2 * N).copy()      # (2N, L' + 2)
     c, count = np.ones((K, 2 * N)), None
     t_0 = min(lost_from.tolist() + input_lengths.tolist() + [K])
@@ -740,7 +743,7 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
             frames[t:t + rows].take(row_column, axis=1, out=y, mode="clip")  # (row 0 is kept)
             positive = y > 0 if floor < _TINY else row_nodes
             _rescaled_recursion(*args)
-            steps = np.arange(t, t + rows)[:, None]
+            steps, first = np.arange(t, t + rows)[:, None], T - input_lengths
             used = np.concatenate([steps < np.minimum(input_lengths, K),
                                    ((first <= steps) & (steps < T - K))[:, ::-1]], axis=1)
             lost = _lost_rows(x[:rows + 1], positive, row_skip, used)
