@@ -97,8 +97,8 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
         raise ValueError(f"blank: expected an index in [0, {C}), got {blank}")
     input_lengths = _check_int_vector("input_lengths", input_lengths, N)
     target_lengths = _check_int_vector("target_lengths", target_lengths, N)
-    # (N numbers: Python's min and max take less time than NumPy's)
-    if min(input_lengths.tolist()) < 1 or max(input_lengths.tolist()) > T:
+    lengths = input_lengths.tolist()  # (N numbers: Python's min and max take less time)
+    if min(lengths) < 1 or max(lengths) > T:
         raise ValueError(f"input_lengths: expected values in [1, T={T}], "
                          f"got {input_lengths.tolist()}")
     log_probs = _ignore_unused_frames(log_probs, input_lengths)
@@ -655,12 +655,15 @@ def _workspace(W):
 
     Kept for the next call with rows of the same width (one per thread): allocating an
     array of this size anew, and making the views, takes a sizeable share of a call's time.
+    Not kept if x has more than _KEEP_AT_MOST values.
     """
     workspace = getattr(_workspaces, "last", None)
     if workspace is None or workspace[0].shape[1] != W:
         chunk = max(1, _CHUNK_ENTRIES // (W * _RESCALE_EVERY)) * _RESCALE_EVERY
         x = np.zeros((chunk + 1, W))
-        workspace = _workspaces.last = (x, _frame_views(x, x[1:]))
+        workspace = (x, _frame_views(x, x[1:]))
+        if x.size <= _KEEP_AT_MOST:
+            _workspaces.last = workspace
     return workspace
 
 
@@ -729,7 +732,7 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     x[0, at_once] = 1.0  # ... and of beta where it starts at once
     final = _blocks(x[0], 2 * N).copy()      # (2N, L' + 2)
     c, count = np.ones((K, 2 * N)), None
-    t_0 = min(lost_from.tolist() + input_lengths.tolist() + [K])
+    t_0 = min(lost_from.tolist() + lengths + [K])
     x_before = None
     for t in range(0, K, chunk):
         rows = min(chunk, K - t)
@@ -1013,7 +1016,7 @@ def _unreverse(rows, input_lengths, target_lengths, out=None):
     L'_n - 1 - s of the original; entries outside the lengths are 0. out: an array for
     them (of the shape and dtype of rows), or None.
     """
-    out = np.zeros_like(rows) if out is None else out
+    out = np.empty_like(rows) if out is None else out
     out.fill(0)
     for n, (T_n, L_n) in enumerate(zip(input_lengths, 2 * target_lengths + 1)):
         out[:T_n, n, 2:2 + L_n] = rows[T_n - 1::-1, n, 2 + L_n - 1:1:-1]
