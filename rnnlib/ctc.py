@@ -380,15 +380,17 @@ _EPS = 1e-16                      # largest relative error on p accepted from lo
 _EMPTY = _TINY / 2                # c_t of a block of zeros (see _rescaled_recursion)
 
 
-def _emissions(log_probs, input_lengths, l_ext, paired=False):
+def _emissions(log_probs, input_lengths, l_ext, paired=False, blank=0):
     """Scaled emission probabilities as frames (T, N C + 1), float64, and log scales m (T, N).
 
     Column n C + k of row t is y_t(k) = exp(log y_t(k) - m_t) of sequence n; the last
     column holds 0. Log-probabilities (<= 0, up to rounding) need no scale (m = 0); larger
     values get m_t = the frame's largest, so that y <= 1. y = m = 0 at frames t >= T_n.
     With paired, frames is (K, 2 (N C + 1)), K = ceil(T / 2): row t holds frame t, then
-    frame T - 1 - t (the two halves _probability_log_p reads), and y at frames t >= T_n
-    is left as it is (finite, at most e): no variable computed from it is read.
+    frame T - 1 - t (the two halves _probability_log_p reads); y at frames t >= T_n is
+    left as it is (finite, at most e) in the first half, where no variable computed from
+    it is read, and is 1 at ``blank`` and 0 elsewhere in the second: there the reversed
+    problem's x stays at x_{-1} (1 at its node 0, a blank) until its first frame.
     Also returns lost_from (N,): the first frame at which some class of sequence n's
     lattice (extended targets l_ext, (N, L')) has a finite log-probability whose y underflows
     (more than ~708 below m_t); T if none; and floor: no y is below it (below _TINY,
@@ -424,6 +426,9 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False):
     frames[:, :, -1] = 0.0
     np.exp(log_probs[:K].reshape(K, N * C), out=frames[:, 0, :-1], dtype=np.float64)
     np.exp(log_probs[::-1][:K].reshape(K, N * C), out=frames[:, 1, :-1], dtype=np.float64)
+    if min(input_lengths.tolist()) < T:
+        padding = np.arange(K)[:, None] < T - input_lengths  # frame T - 1 - t >= T_n
+        frames[:, 1, :-1].reshape(K, N, C)[padding] = np.arange(C) == blank
     return frames.reshape(K, -1), m, lost_from, floor
 
 
@@ -457,7 +462,7 @@ def _start(x, N):
     return x
 
 
-def _rescaled_recursion(y, skip, N, x, c, starts=None, frame_views=None, zero_subnormal=True):
+def _rescaled_recursion(y, skip, N, x, c, frame_views=None, zero_subnormal=True):
     """The recursion in probability space over the rows of y: fills x[1:] and c (T, N).
 
         x_hat_t(j) = x_{t-1}(j) + x_{t-1}(j-1) + [skip_j] x_{t-1}(j-2),    x_t(j) = y_t(j) x_hat_t(j)
@@ -466,8 +471,7 @@ def _rescaled_recursion(y, skip, N, x, c, starts=None, frame_views=None, zero_su
     x: (T + 1, W) whose row 0 holds x_{t-1} of the first row of y (see _start), and row
     t + 1 receives x_t (its first two columns, guards, are left as they are: 0); x[1:]
     may be y itself (x_t then replaces y_t). Every _RESCALE_EVERY rows each sequence's
-    x_t is divided by its sum c_t (c is left as it is at the other rows: 1). starts:
-    {row t: columns} where x_t is set to 1 (after the recursion wrote it), or None.
+    x_t is divided by its sum c_t (c is left as it is at the other rows: 1).
     frame_views: the views below, made once for arrays x and y of which these are the
     first rows (see _workspace), or None.
     zero_subnormal: make subnormal numbers 0 before each division by c_t (see below);
@@ -478,25 +482,24 @@ def _rescaled_recursion(y, skip, N, x, c, starts=None, frame_views=None, zero_su
     add, multiply = np.add, np.multiply  # (out passed by position: a faster call)
     if frame_views is None:
         frame_views = _frame_views(x, y)
-    for t, (stay, step, hop, x_t_2, y_t_2, x_t) in enumerate(frame_views[:T]):
-        add(stay, step, x_hat)
-        multiply(hop, skip, jump)
-        add(x_hat, jump, x_hat)
-        multiply(y_t_2, x_hat, x_t_2)
-        if t % _RESCALE_EVERY == _RESCALE_EVERY - 1:
-            # subnormal numbers have lost precision (and are slow): make them 0 before the
-            # division could turn them into normal numbers, so that they are found as lost
-            if zero_subnormal:
-                np.putmask(x_t, x_t < _TINY, 0.0)
-            x_t_blocks, c_t = x_t[:-2].reshape(N, -1), c[t]  # (a view: see _blocks)
-            np.add.reduce(x_t_blocks, 1, None, c_t)
-            # a block of zeros (no path left, or not started): c_t = _EMPTY, which no kept
-            # sum equals: sums are 0 or at least _TINY (subnormals made 0, or none: see
-            # _none_lost)
-            np.maximum(c_t, _EMPTY, out=c_t)
-            np.divide(x_t_blocks, c_t[:, None], x_t_blocks)
-        if starts and t in starts:
-            x_t[starts[t]] = 1.0
+    for t in range(0, T, _RESCALE_EVERY):
+        for stay, step, hop, x_t_2, y_t_2, x_t in frame_views[t:min(t + _RESCALE_EVERY, T)]:
+            add(stay, step, x_hat)
+            multiply(hop, skip, jump)
+            add(x_hat, jump, x_hat)
+            multiply(y_t_2, x_hat, x_t_2)
+        if t + _RESCALE_EVERY > T:
+            break
+        # subnormal numbers have lost precision (and are slow): make them 0 before the
+        # division could turn them into normal numbers, so that they are found as lost
+        if zero_subnormal:
+            np.putmask(x_t, x_t < _TINY, 0.0)
+        x_t_blocks, c_t = x_t[:-2].reshape(N, -1), c[t + _RESCALE_EVERY - 1]  # (see _blocks)
+        np.add.reduce(x_t_blocks, 1, None, c_t)
+        # a block of zeros (no path left): c_t = _EMPTY, which no kept sum equals: sums
+        # are 0 or at least _TINY (subnormals made 0, or none: see _none_lost)
+        np.maximum(c_t, _EMPTY, out=c_t)
+        np.divide(x_t_blocks, c_t[:, None], x_t_blocks)
 
 
 def _lost_variables(x, skip, positive):
@@ -634,7 +637,7 @@ def _kept(name, size, dtype=np.float64):
     """
     if size > _KEEP_AT_MOST:
         return np.empty(size, dtype)
-    name = f"{name} {np.dtype(dtype).name}"
+    name = f"{name} {np.dtype(dtype).char}"  # (.char: .name takes microseconds)
     kept = getattr(_workspaces, name, None)
     if kept is None or not size <= len(kept) <= 4 * size:
         kept = np.empty(size, dtype)
@@ -674,21 +677,21 @@ def _meeting_rows(l_ext, target_lengths, blank, zero):
     layout read backwards (sequence n in block 2N - 1 - n, its last node first). Read
     backwards, the recursion's j - 1 and j - 2 are s + 1 and s + 2, and beta may jump
     from s + 2 to s where alpha may jump from s to s + 2. Returns column, skip and nodes
-    in these rows (see _node_values; zero: the column of frames that holds 0) and a row
-    with 1 at node 0 of alpha, each (2W - 2,); beta's node 0 (node L'_n - 1), (N,); and
-    skip (N, L') of the nodes.
+    in these rows (see _node_values; zero: the column of frames that holds 0) and x_{-1},
+    1 at node 0 of alpha and of beta (node L'_n - 1), each (2W - 2,); and skip (N, L') of
+    the nodes.
     """
     N, L = l_ext.shape
     column, skip, nodes = _node_values(l_ext, target_lengths, blank, zero // N)
-    rows = np.zeros((4, 2 * N * (L + 2) + 2))  # column, skip, nodes, alpha's start
+    rows = np.zeros((4, 2 * N * (L + 2) + 2))  # column, skip, nodes, x_{-1}
     rows[0] = zero
     blocks = rows[:, :-2].reshape(4, 2 * N, L + 2)
     blocks[:3, :N, 2:] = column, skip, nodes
     blocks[0, N:, 2:], blocks[2, N:, 2:] = column[::-1, ::-1], nodes[::-1, ::-1]
     blocks[1, N:, 4:] = skip[::-1, :1:-1]  # node s of beta: skip_{s+2}, 0 for the last two
     blocks[3, :N, 2] = 1.0
-    beta_start = (2 * N - 1 - np.arange(N)) * (L + 2) + L + 1 - 2 * target_lengths
-    return rows[0].astype(np.intp), rows[1], rows[2].astype(bool), rows[3], beta_start, skip
+    rows[3, (2 * N - 1 - np.arange(N)) * (L + 2) + L + 1 - 2 * target_lengths] = 1.0
+    return rows[0].astype(np.intp), rows[1], rows[2].astype(bool), rows[3], skip
 
 
 def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
@@ -700,7 +703,7 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     p = sum_s alpha_{K-1}(s) beta_hat_{K-1}(s), where beta_hat_t(s) = beta_{t+1}(s) +
     beta_{t+1}(s+1) + [skip_{s+2}] beta_{t+1}(s+2); a sequence with T_n <= K ends in
     alpha (beta_hat_{T_n - 1} is 1 at its last two nodes). beta of sequence n starts at
-    step T - T_n. The loop keeps a chunk of frames in memory at a time (arrays of T x W
+    step T - T_n (before it, its frames keep x at x_{-1}: see _emissions). The loop keeps a chunk of frames in memory at a time (arrays of T x W
     are slow to allocate and to read again).
     frames, m, lost_from, floor: from _emissions(..., paired=True); the others as in
     _probability_forward. Returns log_p (N,); exact (N,) (False: compute again in log
@@ -709,28 +712,18 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     """
     (T, N), K = m.shape, len(frames)
     zero = frames.shape[1] // 2 - 1  # the column of a frame that holds 0
-    row_column, row_skip, row_nodes, alpha_start, beta_start, skip = _meeting_rows(
+    row_column, row_skip, row_nodes, x_start, skip = _meeting_rows(
         l_ext, target_lengths, blank, zero)
     W, half = len(row_column), (len(row_column) - 2) // 2  # the first half holds alpha
     row_column[half:] += zero + 1  # beta reads the second frame of each row of frames
-    # per sequence (N numbers: Python lists take less time than NumPy here); beta of
-    # sequence n covers frames K .. T_n - 1 if T_n > K (long), from step T - T_n
-    lengths = input_lengths.tolist()
-    long = input_lengths > K
-    # the step whose x each block ends with (-1: beta of a sequence with T_n <= K, x_{-1})
-    ending = np.array([min(T_n, K) - 1 for T_n in lengths]
-                      + [T - K - 1 if T_n > K else -1 for T_n in lengths[::-1]])
-    starts, at_once = {}, []  # step t: columns where x_t = 1; columns of 1 in x_{-1}
-    for T_n, j in zip(lengths, beta_start.tolist()):
-        if K < T_n < T:
-            starts.setdefault(T - T_n - 1, []).append(j)
-        else:  # beta starts at step 0, or never (its frames are 0, its final x is x_{-1})
-            at_once.append(j)
+    # the step whose x each block ends with: alpha's T_n - 1 or K - 1, beta's T - K - 1
+    # (x_{-1} if T = 1; where T_n <= K, beta does not start and keeps x_{-1})
+    lengths = input_lengths.tolist()  # (N numbers: Python lists take less time than NumPy)
+    ending = np.array([min(T_n, K) - 1 for T_n in lengths] + [T - K - 1] * N)
     x, frame_views = _workspace(W)  # row t + 1 holds y_t, then x_t (see _rescaled_recursion)
     chunk = len(x) - 1
-    x[0] = alpha_start  # x_{-1}: 1 at node 0 of alpha ...
-    x[0, at_once] = 1.0  # ... and of beta where it starts at once
-    final = _blocks(x[0], 2 * N).copy()      # (2N, L' + 2)
+    x[0] = x_start
+    final = None  # (2N, L' + 2)
     c, count = np.ones((K, 2 * N)), None
     t_0 = min(lost_from.tolist() + lengths + [K])
     x_before = None
@@ -739,8 +732,7 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
         y = x[1:rows + 1]
         # (mode "clip": the columns are valid, and with it take writes y directly)
         frames[t:t + rows].take(row_column, axis=1, out=y, mode="clip")
-        chunk_starts = {s - t: cols for s, cols in starts.items() if t <= s < t + rows}
-        args = y, row_skip, 2 * N, x[:rows + 1], c[t:t + rows], chunk_starts, frame_views
+        args = y, row_skip, 2 * N, x[:rows + 1], c[t:t + rows], frame_views
         _rescaled_recursion(*args, zero_subnormal=False)
         if not _none_lost(x[:rows + 1], floor):  # again, subnormals made 0: find the lost
             frames[t:t + rows].take(row_column, axis=1, out=y, mode="clip")  # (row 0 is kept)
@@ -761,6 +753,8 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
         if rows == K:  # one chunk: every block ends in it (row e + 1 of x is x_e)
             final = _blocks(x, 2 * N)[ending + 1, np.arange(2 * N)]
         else:
+            if final is None:
+                final = _blocks(x[0], 2 * N).copy()
             ends = np.flatnonzero((t <= ending) & (ending < t + rows))
             final[ends] = _blocks(x, 2 * N)[ending[ends] - t + 1, ends]
         x[0] = x[rows]
@@ -771,7 +765,7 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     log_scale = np.cumsum(log_c, axis=0)  # (K, 2N)
     if m.any():
         log_scale += np.cumsum(np.concatenate([m[:K], m[::-1][:K, ::-1]], axis=1), axis=0)
-    log_p, exact = _meet(final, skip, log_scale, ending[:N], T - K - 1, long)
+    log_p, exact = _meet(final, skip, log_scale, ending[:N], T - K - 1)
     exact &= lost_from == T
     lost_any = count.any(axis=0) if count is not None else None
     if count is not None and lost_any.any():
@@ -789,12 +783,12 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     return log_p, exact, log_scale[:, :N], t_0, _blocks(x_before, 2 * N)[:N]
 
 
-def _meet(final, skip, log_scale, alpha_end, beta_end, long):
+def _meet(final, skip, log_scale, alpha_end, beta_end):
     """log p (N,) from alpha and beta where they meet, and exact (N,): no product underflowed.
 
     final: (2N, L' + 2) the last x of each block of _probability_log_p's rows; skip:
     (N, L'); log_scale (K, 2N); alpha_end (N,) the step of alpha's final x, beta_end that
-    of beta's where long (N,) (T_n > K; the others have beta's x_{-1}).
+    of beta's (-1: x_{-1}).
     """
     N = len(skip)
     alpha = final[:N, 2:]          # alpha_{K-1} (alpha_{T_n - 1} if T_n <= K), (N, L')
@@ -805,7 +799,8 @@ def _meet(final, skip, log_scale, alpha_end, beta_end, long):
     total = terms.sum(axis=1)
     log_p = np.log(total, out=np.full(N, -np.inf), where=total > 0)
     log_p += log_scale[alpha_end, np.arange(N)]
-    log_p += np.where(long, log_scale[beta_end, N:][::-1], 0.0)
+    if beta_end >= 0:
+        log_p += log_scale[beta_end, N:][::-1]
     # a product of two normal numbers may underflow: at most _TINY lost per term
     exact = total >= skip.shape[1] * _TINY / _EPS
     if not exact.all():
@@ -883,8 +878,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
         log_probs, targets, input_lengths, target_lengths, blank)
     l_ext = extend_target(targets, blank)  # (N, L')
     log_p, exact, log_scale, t_0, x_before = _probability_log_p(
-        *_emissions(log_probs, input_lengths, l_ext, paired=True), l_ext, input_lengths,
-        target_lengths, blank)
+        *_emissions(log_probs, input_lengths, l_ext, paired=True, blank=blank), l_ext,
+        input_lengths, target_lengths, blank)
     if not exact.all():  # lost paths or emissions: those sequences in log space from t_0
         log_p[~exact] = _log_space_restart(log_probs, targets, input_lengths, target_lengths,
                                            blank, ~exact, t_0, x_before, log_scale)
