@@ -70,8 +70,8 @@ def _ignore_unused_frames(log_probs, input_lengths):
     Frames past a sequence's length are padding and, as in PyTorch, may hold anything
     (NaN included). Zeroing them (in a copy) keeps such values out of the lattice.
     """
-    largest = log_probs.max()  # NaN if any is NaN
-    if not np.isnan(largest) and largest < np.inf:
+    largest = float(log_probs.max())  # NaN if any is NaN
+    if largest < np.inf:  # (False for NaN)
         return log_probs                          # -inf is a valid log-probability
     used = np.arange(len(log_probs))[:, None] < input_lengths  # (T, N)
     bad = np.argwhere((np.isnan(log_probs) | (log_probs == np.inf)) & used[:, :, None])
@@ -121,16 +121,16 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
         if targets.shape[0] != N or targets.shape[1] < S:
             raise ValueError(f"targets: padded targets need shape ({N}, >= {S}) "
                              f"(N, max(target_lengths)), got {targets.shape}")
-        padded = targets[:, :S].astype(np.int64)
+        padded = targets[:, :S]
     else:
         raise ValueError(f"targets: expected shape (N, S) or (sum(target_lengths),), "
                          f"got {targets.shape}")
     padding = np.arange(S) >= target_lengths[:, None]  # (N, S)
-    padded[padding] = blank
+    padded = np.where(padding, blank, padded)
     if padded.min(initial=0) < 0 or padded.max(initial=0) >= C:
         raise ValueError(f"targets: expected class ids in [0, {C}), "
                          f"got {padded[~padding].tolist()}")
-    if np.count_nonzero(padded == blank) > np.count_nonzero(padding):
+    if np.count_nonzero(padded == blank) > N * S - sum(target_lengths.tolist()):
         raise ValueError(f"targets: must not contain the blank index {blank}")
     return log_probs, padded, input_lengths, target_lengths
 
@@ -538,16 +538,16 @@ def _none_lost(x, floor):
     so x_hat_t(j) >= the smallest positive x. With y >= floor (_emissions), none can be lost
     if no positive x is below _TINY and none below 2 _TINY / floor: if x holds as many
     values below the larger of the two as zeros. Before that scan of every row, a test on
-    a few: rows 0, _RESCALE_EVERY, ... (the first and the rescaled ones) and the last. A
-    positive x_t(j) >= y_t(j) x_{t-1}(i) >= floor x_{t-1}(i) for a positive x_{t-1}(i),
-    or is 1 (a start), so the rows up to the next of these are at least
-    min(floor, 1)^_RESCALE_EVERY times their smallest positive (or 1).
+    a few: rows 0, _RESCALE_EVERY, ... (the first and the rescaled ones). A positive
+    x_t(j) >= y_t(j) x_{t-1}(i) >= floor x_{t-1}(i) for a positive x_{t-1}(i) (y > 0 is
+    at least min(floor, 1)), so up to the next of these rows (before its division by c_t)
+    they are at least shrink = min(floor, 1)^_RESCALE_EVERY times its smallest positive:
+    none is lost if no positive value of these rows is below 2 _TINY / shrink.
     """
     shrink = min(floor, 1.0) ** _RESCALE_EVERY
-    if shrink > 0:
-        rows = np.concatenate([x[::_RESCALE_EVERY], x[-1:]])
-        smallest = float(np.where(rows > 0.0, rows, np.inf).min())
-        if smallest >= _TINY and min(smallest, 1.0) * shrink >= 2 * _TINY:
+    if shrink >= 2 * _TINY:
+        rows = x[::_RESCALE_EVERY]
+        if np.count_nonzero(rows < 2 * _TINY / shrink) == np.count_nonzero(rows == 0.0):
             return True
     threshold = max(_TINY, 2 * _TINY / floor) if floor > 0 else np.inf
     return np.count_nonzero(x < threshold) == np.count_nonzero(x == 0.0)
@@ -760,7 +760,7 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
         x[0] = x[rows]
     if x_before is None:  # t_0 = K
         x_before = x[0].copy()
-    c[c == _EMPTY] = 1.0  # a block of zeros (beta not started yet, no path left) keeps its scale
+    c[c == _EMPTY] = 1.0  # a block of zeros (no path left) keeps its scale
     log_c = np.log(c)
     log_scale = np.cumsum(log_c, axis=0)  # (K, 2N)
     if m.any():
