@@ -65,25 +65,31 @@ def _check_int_vector(name, value, N):
 
 
 def _ignore_unused_frames(log_probs, input_lengths):
-    """Check the frames t < T_n for NaN and +inf; return log_probs with frames t >= T_n zeroed.
+    """Check the frames t < T_n for NaN and +inf; return log_probs with frames t >= T_n
+    zeroed, and its largest value (None if it had to be zeroed).
 
     Frames past a sequence's length are padding and, as in PyTorch, may hold anything
     (NaN included). Zeroing them (in a copy) keeps such values out of the lattice.
     """
     largest = float(log_probs.max())  # NaN if any is NaN
     if largest < np.inf:  # (False for NaN)
-        return log_probs                          # -inf is a valid log-probability
+        return log_probs, largest                 # -inf is a valid log-probability
     used = np.arange(len(log_probs))[:, None] < input_lengths  # (T, N)
     bad = np.argwhere((np.isnan(log_probs) | (log_probs == np.inf)) & used[:, :, None])
     if len(bad):
         raise ValueError(f"log_probs: expected finite values or -inf in the frames "
                          f"t < input_lengths[n], got {log_probs[tuple(bad[0])]} at (t, n, c) = "
                          f"{tuple(bad[0].tolist())}")
-    return np.where(used[:, :, None], log_probs, 0.0).astype(log_probs.dtype, copy=False)
+    return np.where(used[:, :, None], log_probs, 0.0).astype(log_probs.dtype, copy=False), None
 
 
 def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
     """Validate the ctc_loss arguments; return them as arrays with padded (N, S) targets."""
+    return _checked(log_probs, targets, input_lengths, target_lengths, blank)[:4]
+
+
+def _checked(log_probs, targets, input_lengths, target_lengths, blank):
+    """_check_inputs, and the largest of the log-probabilities returned (None: not known)."""
     log_probs = np.asarray(log_probs)
     if log_probs.ndim != 3:
         raise ValueError(f"log_probs: expected shape (T, N, C), got {log_probs.shape}")
@@ -101,7 +107,7 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
     if min(lengths) < 1 or max(lengths) > T:
         raise ValueError(f"input_lengths: expected values in [1, T={T}], "
                          f"got {input_lengths.tolist()}")
-    log_probs = _ignore_unused_frames(log_probs, input_lengths)
+    log_probs, largest = _ignore_unused_frames(log_probs, input_lengths)
     if min(target_lengths.tolist()) < 0:
         raise ValueError(f"target_lengths: expected values >= 0, got {target_lengths.tolist()}")
 
@@ -132,7 +138,7 @@ def _check_inputs(log_probs, targets, input_lengths, target_lengths, blank):
                          f"got {padded[~padding].tolist()}")
     if np.count_nonzero(padded == blank) > N * S - sum(target_lengths.tolist()):
         raise ValueError(f"targets: must not contain the blank index {blank}")
-    return log_probs, padded, input_lengths, target_lengths
+    return log_probs, padded, input_lengths, target_lengths, largest
 
 
 # ----------------------------------------------------------------------------- lattice
@@ -380,7 +386,7 @@ _EPS = 1e-16                      # largest relative error on p accepted from lo
 _EMPTY = _TINY / 2                # c_t of a block of zeros (see _rescaled_recursion)
 
 
-def _emissions(log_probs, input_lengths, l_ext, paired=False, blank=0):
+def _emissions(log_probs, input_lengths, l_ext, paired=False, blank=0, largest=None):
     """Scaled emission probabilities as frames (T, N C + 1), float64, and log scales m (T, N).
 
     Column n C + k of row t is y_t(k) = exp(log y_t(k) - m_t) of sequence n; the last
@@ -394,12 +400,15 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False, blank=0):
     Also returns lost_from (N,): the first frame at which some class of sequence n's
     lattice (extended targets l_ext, (N, L')) has a finite log-probability whose y underflows
     (more than ~708 below m_t); T if none; and floor: no y is below it (below _TINY,
-    some y may be 0 at a frame t < T_n: -inf or underflow).
+    some y may be 0 at a frame t < T_n: -inf or underflow). largest: log_probs.max(), if
+    known (see _checked).
     """
     T, N, C = log_probs.shape
     m = np.zeros((T, N))
     used = None  # frames t < T_n, (T, N), made when needed
-    if log_probs.max() > 1.0:  # not log-probabilities (or padding at t >= T_n)
+    if largest is None:  # (the largest of log_probs, if _checked knows it)
+        largest = log_probs.max()
+    if largest > 1.0:  # not log-probabilities (or padding at t >= T_n)
         used = np.arange(T)[:, None] < input_lengths
         m = np.where(used, log_probs.max(axis=2), 0.0).astype(np.float64)
         m[np.isneginf(m)] = 0.0
@@ -874,12 +883,12 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0,
     """
     if reduction not in ("none", "sum", "mean"):
         raise ValueError(f"reduction: expected 'none', 'sum' or 'mean', got {reduction!r}")
-    log_probs, targets, input_lengths, target_lengths = _check_inputs(
+    log_probs, targets, input_lengths, target_lengths, largest = _checked(
         log_probs, targets, input_lengths, target_lengths, blank)
     l_ext = extend_target(targets, blank)  # (N, L')
     log_p, exact, log_scale, t_0, x_before = _probability_log_p(
-        *_emissions(log_probs, input_lengths, l_ext, paired=True, blank=blank), l_ext,
-        input_lengths, target_lengths, blank)
+        *_emissions(log_probs, input_lengths, l_ext, paired=True, blank=blank, largest=largest),
+        l_ext, input_lengths, target_lengths, blank)
     if not exact.all():  # lost paths or emissions: those sequences in log space from t_0
         log_p[~exact] = _log_space_restart(log_probs, targets, input_lengths, target_lengths,
                                            blank, ~exact, t_0, x_before, log_scale)
