@@ -392,11 +392,14 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False, blank=0, largest=N
     Column n C + k of row t is y_t(k) = exp(log y_t(k) - m_t) of sequence n; the last
     column holds 0. Log-probabilities (<= 0, up to rounding) need no scale (m = 0); larger
     values get m_t = the frame's largest, so that y <= 1. y = m = 0 at frames t >= T_n.
-    With paired, frames is (K, 2 (N C + 1)), K = ceil(T / 2): row t holds frame t, then
-    frame T - 1 - t (the two halves _probability_log_p reads); y at frames t >= T_n is
+    With paired, only the U classes on the lattices are kept (a large vocabulary costs
+    no exp): frames is (K, 2 (U + 1)), K = ceil(T / 2), row t holding frame t, then frame
+    T - 1 - t (the two halves _probability_log_p reads), each U columns (the lattice
+    classes of sequence 0, then of sequence 1, ...) and a 0; y at frames t >= T_n is
     left as it is (finite, at most e) in the first half, where no variable computed from
     it is read, and is 1 at ``blank`` and 0 elsewhere in the second: there the reversed
-    problem's x stays at x_{-1} (1 at its node 0, a blank) until its first frame.
+    problem's x stays at x_{-1} (1 at its node 0, a blank) until its first frame. A fifth
+    value gives the column of each node, (N, L').
     Also returns lost_from (N,): the first frame at which some class of sequence n's
     lattice (extended targets l_ext, (N, L')) has a finite log-probability whose y underflows
     (more than ~708 below m_t); T if none; and floor: no y is below it (below _TINY,
@@ -415,7 +418,16 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False, blank=0, largest=N
         # a float64 copy, 0 at frames t >= T_n (which may hold anything, e^1000 too)
         log_probs = np.where(used[:, :, None], log_probs - m[:, :, None], 0.0)
     lost_from = np.full(N, T)
-    floor = float(np.exp(np.float64(log_probs.min())))
+    flat = log_probs.reshape(T, N * C)
+    if paired:  # the lattice classes n C + k: those of sequence n after those of n - 1
+        nodes = l_ext + np.arange(0, N * C, C)[:, None]  # (N, L') n C + l'_s
+        lattice = np.zeros(N * C, bool)
+        lattice[nodes] = True
+        classes = np.flatnonzero(lattice)  # (U,)
+        columns = np.searchsorted(classes, nodes)  # (N, L')
+        if len(classes) < N * C:
+            flat = flat.take(classes, axis=1)
+    floor = float(np.exp(np.float64(flat.min())))
     if used is None and (floor < _TINY or not paired):
         used = np.arange(T)[:, None] < input_lengths
     if floor < _TINY:  # some y may underflow (or log_probs holds -inf)
@@ -430,26 +442,26 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False, blank=0, largest=N
         np.exp(log_probs.reshape(T, N * C), out=frames[:, :-1], dtype=np.float64)
         frames[:, :-1].reshape(T, N, C)[~used] = 0.0
         return frames, m, lost_from, floor
-    K = T - T // 2
-    frames = _kept("frames", K * 2 * (N * C + 1)).reshape(K, 2, N * C + 1)
+    K, U = T - T // 2, flat.shape[1]
+    frames = _kept("frames", K * 2 * (U + 1)).reshape(K, 2, U + 1)
     frames[:, :, -1] = 0.0
-    np.exp(log_probs[:K].reshape(K, N * C), out=frames[:, 0, :-1], dtype=np.float64)
-    np.exp(log_probs[::-1][:K].reshape(K, N * C), out=frames[:, 1, :-1], dtype=np.float64)
+    np.exp(flat[:K], out=frames[:, 0, :-1], dtype=np.float64)
+    np.exp(flat[::-1][:K], out=frames[:, 1, :-1], dtype=np.float64)
     if min(input_lengths.tolist()) < T:
         padding = np.arange(K)[:, None] < T - input_lengths  # frame T - 1 - t >= T_n
-        frames[:, 1, :-1].reshape(K, N, C)[padding] = np.arange(C) == blank
-    return frames.reshape(K, -1), m, lost_from, floor
+        np.copyto(frames[:, 1, :-1], classes % C == blank, where=padding[:, classes // C])
+    return frames.reshape(K, -1), m, lost_from, floor, columns
 
 
-def _node_values(l_ext, target_lengths, blank, C):
-    """Per node (N, L'): the column of frames (T, N C + 1) it reads, skip_s, and s < L'_n.
+def _node_values(l_ext, columns, target_lengths, blank, zero):
+    """Per node (N, L'): the column of frames it reads, skip_s, and s < L'_n.
 
-    Node s of sequence n reads column n C + l'_s; nodes s >= L'_n = 2 S_n + 1 read column
-    N C, which holds 0. skip_s (float) is 1.0 where a path may enter s from s - 2.
+    Node s of sequence n reads columns[n, s] (the column of class l'_s of sequence n);
+    nodes s >= L'_n = 2 S_n + 1 read column ``zero``, which holds 0. skip_s (float) is 1.0
+    where a path may enter s from s - 2.
     """
-    N, L = l_ext.shape
-    nodes = np.arange(L) < 2 * target_lengths[:, None] + 1
-    column = np.where(nodes, np.arange(N)[:, None] * C + l_ext, N * C)
+    nodes = np.arange(l_ext.shape[1]) < 2 * target_lengths[:, None] + 1
+    column = np.where(nodes, columns, zero)
     return column, _skip_allowed(l_ext, blank).astype(np.float64), nodes
 
 
@@ -599,7 +611,8 @@ def _probability_forward(frames, m, lost_from, floor, l_ext, input_lengths,
     """
     T, N = m.shape
     C = (frames.shape[1] - 1) // N
-    column, skip, nodes = _node_values(l_ext, target_lengths, blank, C)
+    column, skip, nodes = _node_values(l_ext, np.arange(N)[:, None] * C + l_ext,
+                                       target_lengths, blank, N * C)
     column = _row(column, N * C)
     W = len(column)
     # (arrays kept between calls, as fresh ones of this size cost page faults)
@@ -679,19 +692,19 @@ def _workspace(W):
     return workspace
 
 
-def _meeting_rows(l_ext, target_lengths, blank, zero):
+def _meeting_rows(l_ext, columns, target_lengths, blank, zero):
     """The rows of _probability_log_p: alpha's row layout, then beta's read backwards.
 
     A row has 2W - 2 entries: the row layout without its two closing guards, then the row
     layout read backwards (sequence n in block 2N - 1 - n, its last node first). Read
     backwards, the recursion's j - 1 and j - 2 are s + 1 and s + 2, and beta may jump
     from s + 2 to s where alpha may jump from s to s + 2. Returns column, skip and nodes
-    in these rows (see _node_values; zero: the column of frames that holds 0) and x_{-1},
+    in these rows (see _node_values: columns, zero) and x_{-1},
     1 at node 0 of alpha and of beta (node L'_n - 1), each (2W - 2,); and skip (N, L') of
     the nodes.
     """
     N, L = l_ext.shape
-    column, skip, nodes = _node_values(l_ext, target_lengths, blank, zero // N)
+    column, skip, nodes = _node_values(l_ext, columns, target_lengths, blank, zero)
     rows = np.zeros((4, 2 * N * (L + 2) + 2))  # column, skip, nodes, x_{-1}
     rows[0] = zero
     blocks = rows[:, :-2].reshape(4, 2 * N, L + 2)
@@ -703,7 +716,7 @@ def _meeting_rows(l_ext, target_lengths, blank, zero):
     return rows[0].astype(np.intp), rows[1], rows[2].astype(bool), rows[3], skip
 
 
-def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
+def _probability_log_p(frames, m, lost_from, floor, columns, l_ext, input_lengths,
                        target_lengths, blank):
     """log p(l | x) (N,) in probability space, alpha and beta meeting in the middle.
 
@@ -712,17 +725,18 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
     p = sum_s alpha_{K-1}(s) beta_hat_{K-1}(s), where beta_hat_t(s) = beta_{t+1}(s) +
     beta_{t+1}(s+1) + [skip_{s+2}] beta_{t+1}(s+2); a sequence with T_n <= K ends in
     alpha (beta_hat_{T_n - 1} is 1 at its last two nodes). beta of sequence n starts at
-    step T - T_n (before it, its frames keep x at x_{-1}: see _emissions). The loop keeps a chunk of frames in memory at a time (arrays of T x W
-    are slow to allocate and to read again).
-    frames, m, lost_from, floor: from _emissions(..., paired=True); the others as in
-    _probability_forward. Returns log_p (N,); exact (N,) (False: compute again in log
+    step T - T_n (before it, its frames keep x at x_{-1}: see _emissions). The loop keeps
+    a chunk of frames in memory at a time (arrays of T x W are slow to allocate and to
+    read again).
+    frames, m, lost_from, floor, columns: from _emissions(..., paired=True); the others
+    as in _probability_forward. Returns log_p (N,); exact (N,) (False: compute again in log
     space); log_scale (K, N) of alpha (log alpha_t = log x_t + log_scale_t); and t_0 with
     x_{t_0 - 1} (N, L' + 2): alpha is exact before frame t_0 <= min(K, T_n).
     """
     (T, N), K = m.shape, len(frames)
     zero = frames.shape[1] // 2 - 1  # the column of a frame that holds 0
     row_column, row_skip, row_nodes, x_start, skip = _meeting_rows(
-        l_ext, target_lengths, blank, zero)
+        l_ext, columns, target_lengths, blank, zero)
     W, half = len(row_column), (len(row_column) - 2) // 2  # the first half holds alpha
     row_column[half:] += zero + 1  # beta reads the second frame of each row of frames
     # the step whose x each block ends with: alpha's T_n - 1 or K - 1, beta's T - K - 1
@@ -781,7 +795,7 @@ def _probability_log_p(frames, m, lost_from, floor, l_ext, input_lengths,
         # a variable of alpha at frame t is completed by the frames after t, one of beta
         # (at frame T - 1 - t) by the frames before
         frames = np.concatenate([frames[:, :zero + 1], frames[:T - K, zero + 1:][::-1]])
-        log_frame = _log_frames(frames, m, l_ext, input_lengths)  # (T, N)
+        log_frame = _log_frames(frames, m, l_ext, input_lengths, columns.min(axis=1))
         with np.errstate(invalid="ignore"):  # NaN (from -inf - -inf): not certified
             before = np.cumsum(log_frame, axis=0) - log_frame  # sum over t' < t
             after = before[-1] + log_frame[-1] - before - log_frame  # sum over t' > t
@@ -825,16 +839,21 @@ def _lattice_classes(l_ext, C):
     return lattice
 
 
-def _log_frames(frames, m, l_ext, input_lengths):
+def _log_frames(frames, m, l_ext, input_lengths, first=None):
     """(T, N): log of sum_{k on the lattice} e^{m_t} y_t(k), each frame's largest share of p.
 
     frames (T, N C + 1), m: from _emissions; l_ext: (N, L'). 0 at frames t >= T_n.
+    first: (N,) if the columns of frames are the lattice classes only (_emissions with
+    paired), those of sequence n from first[n] on.
     """
     T, N = m.shape
-    lattice = _lattice_classes(l_ext, (frames.shape[1] - 1) // N)
     with np.errstate(divide="ignore"):
-        log_frame = m + np.log(np.einsum("tnc,nc->tn", frames[:, :-1].reshape(T, N, -1),
-                                         lattice.astype(np.float64)))
+        if first is not None:
+            log_frame = m + np.log(np.add.reduceat(frames[:, :-1], first, axis=1))
+        else:
+            lattice = _lattice_classes(l_ext, (frames.shape[1] - 1) // N)
+            log_frame = m + np.log(np.einsum("tnc,nc->tn", frames[:, :-1].reshape(T, N, -1),
+                                             lattice.astype(np.float64)))
     log_frame[np.arange(T)[:, None] >= input_lengths] = 0.0
     return log_frame
 

@@ -337,6 +337,27 @@ def test_alpha_and_beta_meet_in_the_middle(T):
                                         reduction="none"), expected, rtol=1e-13)
 
 
+@pytest.mark.parametrize("scale", [1, 30])
+def test_large_vocabulary_reads_only_the_lattice_classes(scale):
+    # C = 2000 classes, 3 sequences with a few labels each (one repeated, one empty
+    # target): ctc_loss exponentiates only the classes on the lattices, equal to PyTorch;
+    # at scale 30 variables are lost, and the bound on them, which sums only those
+    # classes, sends the sequences to log space
+    rng = np.random.default_rng(scale)
+    T, N, C = 40, 3, 2000
+    z = rng.normal(size=(T, N, C)) * scale
+    targets = np.array([[5, 5, 17, 1999], [1, 2, 3, 0], [7, 0, 0, 0]])
+    input_lengths, target_lengths = np.array([40, 31, 9]), np.array([4, 3, 0])
+    args = ctc._check_inputs(log_softmax(z), targets, input_lengths, target_lengths, 0)
+    l_ext = ctc.extend_target(args[1])
+    frames, *_, columns = ctc._emissions(args[0], args[2], l_ext, paired=True)
+    assert frames.shape == (T // 2, 2 * (4 + 4 + 1 + 1))  # blank and distinct labels, and 0
+    np.testing.assert_array_equal(columns[0, :9], [0, 1, 0, 1, 0, 2, 0, 3, 0])
+    expected, _ = torch_loss(z, targets, input_lengths, target_lengths, reduction="none")
+    loss = ctc_loss(log_softmax(z), targets, input_lengths, target_lengths, reduction="none")
+    np.testing.assert_allclose(loss, expected, rtol=1e-10)
+
+
 @pytest.mark.parametrize("scale", [3, 100])
 def test_chunks_of_frames_give_the_same_numbers(scale, monkeypatch):
     # ctc_loss runs its loop a chunk of frames at a time (one chunk for these sizes by
