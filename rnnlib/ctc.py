@@ -699,21 +699,23 @@ def _meeting_rows(l_ext, columns, target_lengths, blank, zero):
     layout read backwards (sequence n in block 2N - 1 - n, its last node first). Read
     backwards, the recursion's j - 1 and j - 2 are s + 1 and s + 2, and beta may jump
     from s + 2 to s where alpha may jump from s to s + 2. Returns column, skip and nodes
-    in these rows (see _node_values: columns, zero) and x_{-1},
-    1 at node 0 of alpha and of beta (node L'_n - 1), each (2W - 2,); and skip (N, L') of
-    the nodes.
+    in these rows (see _node_values: columns, zero) and x_{-1}, 1 at node 0 of alpha and
+    of beta (node L'_n - 1), each (2W - 2,); and skip (N, L') of the nodes, bool.
     """
     N, L = l_ext.shape
-    column, skip, nodes = _node_values(l_ext, columns, target_lengths, blank, zero)
-    rows = np.zeros((4, 2 * N * (L + 2) + 2))  # column, skip, nodes, x_{-1}
+    skip = _skip_allowed(l_ext, blank)  # (N, L') bool
+    rows = np.zeros((3, 2 * N * (L + 2) + 2))  # column, skip, x_{-1}
     rows[0] = zero
-    blocks = rows[:, :-2].reshape(4, 2 * N, L + 2)
-    blocks[:3, :N, 2:] = column, skip, nodes
-    blocks[0, N:, 2:], blocks[2, N:, 2:] = column[::-1, ::-1], nodes[::-1, ::-1]
+    blocks = rows[:, :-2].reshape(3, 2 * N, L + 2)
+    nodes = np.arange(L) < 2 * target_lengths[:, None] + 1  # s < L'_n
+    np.copyto(blocks[0, :N, 2:], columns, where=nodes)
+    blocks[0, N:, 2:] = blocks[0, N - 1::-1, :1:-1]  # beta: sequences and nodes reversed
+    blocks[1, :N, 2:] = skip
     blocks[1, N:, 4:] = skip[::-1, :1:-1]  # node s of beta: skip_{s+2}, 0 for the last two
-    blocks[3, :N, 2] = 1.0
-    rows[3, (2 * N - 1 - np.arange(N)) * (L + 2) + L + 1 - 2 * target_lengths] = 1.0
-    return rows[0].astype(np.intp), rows[1], rows[2].astype(bool), rows[3], skip
+    blocks[2, :N, 2] = 1.0
+    blocks[2, np.arange(2 * N - 1, N - 1, -1), L + 1 - 2 * target_lengths] = 1.0
+    column = rows[0].astype(np.intp)
+    return column, rows[1], column != zero, rows[2], skip
 
 
 def _probability_log_p(frames, m, lost_from, floor, columns, l_ext, input_lengths,
