@@ -448,8 +448,9 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False, blank=0, largest=N
     np.exp(flat[:K], out=frames[:, 0, :-1], dtype=np.float64)
     np.exp(flat[::-1][:K], out=frames[:, 1, :-1], dtype=np.float64)
     if min(input_lengths.tolist()) < T:
-        padding = np.arange(K)[:, None] < T - input_lengths  # frame T - 1 - t >= T_n
-        np.copyto(frames[:, 1, :-1], classes % C == blank, where=padding[:, classes // C])
+        # frame T - 1 - t >= T_n of the sequence n = classes // C of each column
+        padding = np.arange(K)[:, None] < (T - input_lengths)[classes // C]  # (K, U)
+        np.copyto(frames[:, 1, :-1], classes % C == blank, where=padding)
     return frames.reshape(K, -1), m, lost_from, floor, columns
 
 
