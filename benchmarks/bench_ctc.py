@@ -3,7 +3,8 @@
     python benchmarks/bench_ctc.py [--repeat 20] [--beam-width 16] [--threads 1] [--forward-only]
 
 1. CTC loss and gradient against ``torch.nn.functional.ctc_loss`` on the CPU, in float32
-   and float64, at two sizes: T=100, N=16, C=30, S=20 and T=500, N=32, C=30, S=50.
+   and float64, at three sizes: T=100, N=16, C=30, S=20; T=500, N=32, C=30, S=50; and
+   T=100, N=16, S=20 with C=1000 classes (a vocabulary of word pieces).
    - ``ctc_loss`` (forward only) against torch's forward on the same log-probabilities
      (no autograd graph). Target: within 1.0x.
    - ``ctc_loss_and_grad``, and separate ``ctc_loss`` + ``ctc_grad`` calls, against
@@ -46,7 +47,8 @@ import torch.nn.functional as F  # noqa: E402
 
 from rnnlib.ctc import ctc_grad, ctc_loss, ctc_loss_and_grad, prefix_beam_search  # noqa: E402
 
-SIZES = [(100, 16, 30, 20), (500, 32, 30, 50)]  # (T, N, C, S)
+# (T, N, C, S): characters, a longer batch, and a vocabulary of 1000 word pieces
+SIZES = [(100, 16, 30, 20), (500, 32, 30, 50), (100, 16, 1000, 20)]
 SCALING_T = (100, 200, 400, 800)
 
 
