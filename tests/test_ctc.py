@@ -350,9 +350,12 @@ def test_large_vocabulary_reads_only_the_lattice_classes(scale):
     input_lengths, target_lengths = np.array([40, 31, 9]), np.array([4, 3, 0])
     args = ctc._check_inputs(log_softmax(z), targets, input_lengths, target_lengths, 0)
     l_ext = ctc.extend_target(args[1])
-    frames, *_, columns = ctc._emissions(args[0], args[2], l_ext, paired=True)
+    emissions = ctc._emissions(args[0], args[2], l_ext, paired=True)
+    frames, columns = emissions[0], emissions[-1]
     assert frames.shape == (T // 2, 2 * (4 + 4 + 1 + 1))  # blank and distinct labels, and 0
     np.testing.assert_array_equal(columns[0, :9], [0, 1, 0, 1, 0, 2, 0, 3, 0])
+    _, exact, *_ = ctc._probability_log_p(*emissions, l_ext, args[2], args[3], 0)
+    np.testing.assert_array_equal(exact, [scale == 1] * N)
     expected, _ = torch_loss(z, targets, input_lengths, target_lengths, reduction="none")
     loss = ctc_loss(log_softmax(z), targets, input_lengths, target_lengths, reduction="none")
     np.testing.assert_allclose(loss, expected, rtol=1e-10)
