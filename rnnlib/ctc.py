@@ -418,21 +418,17 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False, blank=0, largest=N
         # a float64 copy, 0 at frames t >= T_n (which may hold anything, e^1000 too)
         log_probs = np.where(used[:, :, None], log_probs - m[:, :, None], 0.0)
     lost_from = np.full(N, T)
-    flat = log_probs.reshape(T, N * C)
+    flat, lattice = log_probs.reshape(T, N * C), _lattice_classes(l_ext, C)
     if paired:  # the lattice classes n C + k: those of sequence n after those of n - 1
-        nodes = l_ext + np.arange(0, N * C, C)[:, None]  # (N, L') n C + l'_s
-        lattice = np.zeros(N * C, bool)
-        lattice[nodes] = True
         classes = np.flatnonzero(lattice)  # (U,)
-        columns = np.searchsorted(classes, nodes)  # (N, L')
+        columns = np.searchsorted(classes, l_ext + np.arange(0, N * C, C)[:, None])  # (N, L')
         if len(classes) < N * C:
             flat = flat.take(classes, axis=1)
     floor = float(np.exp(np.float64(flat.min())))
     if used is None and (floor < _TINY or not paired):
         used = np.arange(T)[:, None] < input_lengths
     if floor < _TINY:  # some y may underflow (or log_probs holds -inf)
-        underflow = ((log_probs < np.log(_TINY)) & (log_probs > -np.inf)
-                     & _lattice_classes(l_ext, C))
+        underflow = (log_probs < np.log(_TINY)) & (log_probs > -np.inf) & lattice
         lost = (underflow & used[:, :, None]).any(axis=2)  # (T, N)
         lost_from = np.where(lost.any(axis=0), lost.argmax(axis=0), T)
     # (no overflow: log-probabilities are <= 1, and other inputs were shifted above)
@@ -454,15 +450,15 @@ def _emissions(log_probs, input_lengths, l_ext, paired=False, blank=0, largest=N
     return frames.reshape(K, -1), m, lost_from, floor, columns
 
 
-def _node_values(l_ext, columns, target_lengths, blank, zero):
-    """Per node (N, L'): the column of frames it reads, skip_s, and s < L'_n.
+def _node_values(l_ext, target_lengths, blank, C):
+    """Per node (N, L'): the column of frames (T, N C + 1) it reads, skip_s, and s < L'_n.
 
-    Node s of sequence n reads columns[n, s] (the column of class l'_s of sequence n);
-    nodes s >= L'_n = 2 S_n + 1 read column ``zero``, which holds 0. skip_s (float) is 1.0
-    where a path may enter s from s - 2.
+    Node s of sequence n reads column n C + l'_s; nodes s >= L'_n = 2 S_n + 1 read column
+    N C, which holds 0. skip_s (float) is 1.0 where a path may enter s from s - 2.
     """
-    nodes = np.arange(l_ext.shape[1]) < 2 * target_lengths[:, None] + 1
-    column = np.where(nodes, columns, zero)
+    N, L = l_ext.shape
+    nodes = np.arange(L) < 2 * target_lengths[:, None] + 1
+    column = np.where(nodes, np.arange(N)[:, None] * C + l_ext, N * C)
     return column, _skip_allowed(l_ext, blank).astype(np.float64), nodes
 
 
@@ -612,8 +608,7 @@ def _probability_forward(frames, m, lost_from, floor, l_ext, input_lengths,
     """
     T, N = m.shape
     C = (frames.shape[1] - 1) // N
-    column, skip, nodes = _node_values(l_ext, np.arange(N)[:, None] * C + l_ext,
-                                       target_lengths, blank, N * C)
+    column, skip, nodes = _node_values(l_ext, target_lengths, blank, C)
     column = _row(column, N * C)
     W = len(column)
     # (arrays kept between calls, as fresh ones of this size cost page faults)
@@ -700,8 +695,9 @@ def _meeting_rows(l_ext, columns, target_lengths, blank, zero):
     layout read backwards (sequence n in block 2N - 1 - n, its last node first). Read
     backwards, the recursion's j - 1 and j - 2 are s + 1 and s + 2, and beta may jump
     from s + 2 to s where alpha may jump from s to s + 2. Returns column, skip and nodes
-    in these rows (see _node_values: columns, zero) and x_{-1}, 1 at node 0 of alpha and
-    of beta (node L'_n - 1), each (2W - 2,); and skip (N, L') of the nodes, bool.
+    in these rows (node s of sequence n reads column columns[n, s] of a frame if
+    s < L'_n, else ``zero``, which holds 0) and x_{-1}, 1 at node 0 of alpha and of beta
+    (node L'_n - 1), each (2W - 2,); and skip (N, L') of the nodes, bool.
     """
     N, L = l_ext.shape
     skip = _skip_allowed(l_ext, blank)  # (N, L') bool
